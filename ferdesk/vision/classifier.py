@@ -1,0 +1,253 @@
+"""Emotion classification with a .tflite model through LiteRT (``ai-edge-litert``).
+
+A model is two files: ``NAME.tflite`` and its sidecar ``NAME.json``, which carries what inference
+needs to match training (label names, input size, colour, scaling, crop box scale, calibration
+temperature) and the figures the model card quotes. Both are validated when the model loads, so a
+missing, corrupt or mismatched model fails at once with a message naming the file.
+
+Sidecar format (``"format": "ferdesk-emotion-model"``, ``"version": 1``)::
+
+    {"format": "ferdesk-emotion-model", "version": 1, "name": "vgg_compact",
+     "labels": ["angry", ...], "preprocess": {"input_size": 48, "color": "gray", "scale": "0-1",
+     "box_scale": 1.25}, "temperature": 1.0, "metrics": {...}, "training": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ferdesk.vision.geometry import DEFAULT_BOX_SCALE
+from ferdesk.vision.native_logs import quiet_native_logs
+from ferdesk.vision.paths import default_emotion_model
+from ferdesk.vision.preprocess import PreprocessSpec, preprocess_batch
+
+SIDECAR_FORMAT = "ferdesk-emotion-model"
+SIDECAR_VERSION = 1
+
+
+class ModelError(ValueError):
+    """An emotion model could not be loaded; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model's sidecar says about it."""
+
+    name: str
+    labels: tuple[str, ...]
+    preprocess: PreprocessSpec
+    box_scale: float = DEFAULT_BOX_SCALE
+    temperature: float = 1.0
+    flip_tta: bool = False
+    metrics: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+
+
+def sidecar_path(model_path: str | os.PathLike) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def write_sidecar(
+    model_path: str | os.PathLike,
+    name: str,
+    labels: tuple[str, ...] | list[str],
+    box_scale: float = DEFAULT_BOX_SCALE,
+    temperature: float = 1.0,
+    metrics: dict | None = None,
+    training: dict | None = None,
+    flip_tta: bool = False,
+) -> Path:
+    """Write the sidecar for ``model_path`` (used by ``python -m training export``)."""
+    spec = PreprocessSpec()
+    data = {
+        "format": SIDECAR_FORMAT,
+        "version": SIDECAR_VERSION,
+        "name": name,
+        "labels": list(labels),
+        "preprocess": {**spec.to_dict(), "box_scale": box_scale},
+        "temperature": temperature,
+        "flip_tta": flip_tta,
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    path = sidecar_path(model_path)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def read_sidecar(model_path: str | os.PathLike) -> ModelInfo:
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        raise ModelError(
+            f"{path}: the model's sidecar file is missing. Every ferdesk model is a .tflite file plus "
+            f"a .json sidecar with its labels and preprocessing; export models with "
+            f"'python -m training export', which writes both."
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: the sidecar is not valid JSON ({error}).") from None
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        raise ModelError(f'{path}: not a ferdesk model sidecar (expected "format": "{SIDECAR_FORMAT}").')
+    if data.get("version") != SIDECAR_VERSION:
+        raise ModelError(
+            f"{path}: sidecar version {data.get('version')!r} is not supported (this ferdesk reads "
+            f"version {SIDECAR_VERSION}); upgrade ferdesk or re-export the model."
+        )
+    labels = data.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ModelError(f'{path}: "labels" must be a non-empty list of class names.')
+    pre = data.get("preprocess") or {}
+    expected = PreprocessSpec()
+    spec = PreprocessSpec(
+        input_size=int(pre.get("input_size", -1)),
+        color=str(pre.get("color", "")),
+        scale=str(pre.get("scale", "")),
+    )
+    if spec.color != expected.color or spec.scale != expected.scale or spec.input_size < 8:
+        raise ModelError(
+            f"{path}: preprocessing {spec.to_dict()} is not what ferdesk's preprocess_face produces "
+            f"(color 'gray', scale '0-1'); the model would see different pixels than it was trained on."
+        )
+    temperature = float(data.get("temperature", 1.0))
+    if not temperature > 0:
+        raise ModelError(f"{path}: temperature == {temperature}, must be > 0.")
+    return ModelInfo(
+        name=str(data.get("name") or Path(model_path).stem),
+        labels=tuple(labels),
+        preprocess=spec,
+        box_scale=float(pre.get("box_scale", DEFAULT_BOX_SCALE)),
+        temperature=temperature,
+        flip_tta=bool(data.get("flip_tta", False)),
+        metrics=dict(data.get("metrics") or {}),
+        raw=data,
+    )
+
+
+class EmotionClassifier:
+    """A .tflite emotion model: a batch of preprocessed faces in, class probabilities out.
+
+    ``num_threads=1`` by default: the app runs detection and classification in one worker and a
+    laptop's other cores belong to the UI and speech. Calibrated by the sidecar's temperature.
+    ``flip_tta`` averages each face with its mirror image (test-time augmentation: twice the
+    cost, usually a point of accuracy); None takes the sidecar's recommendation.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        num_threads: int = 1,
+        flip_tta: bool | None = None,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else default_emotion_model()
+        if not path.is_file():
+            raise ModelError(
+                f"Emotion model not found: {path}. Pass --model PATH to a .tflite file exported by "
+                f"'python -m training export', or reinstall ferdesk to restore the shipped model."
+            )
+        self.path = path
+        self.info = read_sidecar(path)
+        self.flip_tta = self.info.flip_tta if flip_tta is None else bool(flip_tta)
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            with quiet_native_logs():
+                self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{path}: not a valid TensorFlow Lite model ({error}).") from None
+        inputs = self._interpreter.get_input_details()
+        outputs = self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(
+                f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}."
+            )
+        self._input = inputs[0]
+        self._output = outputs[0]
+        size = self.info.preprocess.input_size
+        shape = tuple(int(v) for v in self._input["shape"])
+        if shape[1:] != (size, size, 1):
+            raise ModelError(
+                f"{path}: the model takes input {shape[1:]}, but its sidecar says "
+                f"({size}, {size}, 1); the two files do not belong together."
+            )
+        classes = int(self._output["shape"][-1])
+        if classes != len(self.info.labels):
+            raise ModelError(
+                f"{path}: the model has {classes} outputs but its sidecar lists {len(self.info.labels)} "
+                f"labels {list(self.info.labels)}; the two files do not belong together."
+            )
+        self._batch = int(self._input["shape"][0])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    @property
+    def input_size(self) -> int:
+        return self.info.preprocess.input_size
+
+    def _quantize(self, faces: np.ndarray) -> np.ndarray:
+        dtype = self._input["dtype"]
+        if dtype == np.float32:
+            return faces
+        scale, zero_point = self._input["quantization"]
+        return np.clip(np.round(faces / scale + zero_point), np.iinfo(dtype).min, np.iinfo(dtype).max).astype(
+            dtype
+        )
+
+    def _dequantize(self, values: np.ndarray) -> np.ndarray:
+        if self._output["dtype"] == np.float32:
+            return values
+        scale, zero_point = self._output["quantization"]
+        return (values.astype(np.float32) - zero_point) * scale
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, classes)`` for preprocessed faces ``(N, S, S, 1)`` float32 in [0, 1]."""
+        faces = np.asarray(faces, dtype=np.float32)
+        size = self.input_size
+        if faces.ndim != 4 or faces.shape[1:] != (size, size, 1):
+            raise ValueError(
+                f"predict expects preprocessed faces of shape (N, {size}, {size}, 1); got {faces.shape}. "
+                "Use ferdesk.vision.preprocess.preprocess_face on each crop."
+            )
+        if len(faces) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        if self.flip_tta:
+            both = self._run(np.concatenate([faces, faces[:, :, ::-1, :]]))
+            probabilities = (both[: len(faces)] + both[len(faces) :]) / 2.0
+        else:
+            probabilities = self._run(faces)
+        return calibrate(probabilities, self.info.temperature)
+
+    def _run(self, faces: np.ndarray) -> np.ndarray:
+        size = self.input_size
+        if self._batch != len(faces):
+            self._interpreter.resize_tensor_input(self._input["index"], [len(faces), size, size, 1])
+            self._interpreter.allocate_tensors()
+            self._input = self._interpreter.get_input_details()[0]
+            self._output = self._interpreter.get_output_details()[0]
+            self._batch = len(faces)
+        self._interpreter.set_tensor(self._input["index"], self._quantize(np.ascontiguousarray(faces)))
+        self._interpreter.invoke()
+        return self._dequantize(self._interpreter.get_tensor(self._output["index"])).copy()
+
+    def classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Probabilities for raw face crops (RGB/gray uint8, any size), via ``preprocess_face``."""
+        return self.predict(preprocess_batch(crops, self.input_size))
+
+
+def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature-scale softmax outputs (T > 1 softens over-confident models)."""
+    probabilities = np.asarray(probabilities, np.float32)
+    if temperature == 1.0 or len(probabilities) == 0:
+        return probabilities / np.clip(probabilities.sum(axis=1, keepdims=True), 1e-12, None)
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / np.float32(temperature)
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)

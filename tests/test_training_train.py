@@ -1,0 +1,147 @@
+"""Real training runs of ``tiny_cnn`` on a few dozen synthetic faces: the run folder, and resuming."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ferdesk.vision.emotions import EMOTIONS
+from training.train import TrainConfig, train
+
+RUN_FILES = ("config.json", "log.csv", "state.json", "last.keras", "best.keras", "curves.png")
+
+
+def synthetic_face(label: int, seed: int) -> np.ndarray:
+    """A noisy face-sized image with a bright block whose place depends on the class: learnable."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(20, 90, (48, 48)).astype(np.uint8)
+    row, col = divmod(label, 3)
+    image[4 + row * 14 : 16 + row * 14, 4 + col * 14 : 16 + col * 14] = 230
+    return image
+
+
+@pytest.fixture
+def tiny_kaggle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FER2013's Kaggle layout with 4 Training and 2 PublicTest faces per class; cache in tmp_path."""
+    monkeypatch.setenv("FERDESK_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "fer2013"
+    seed = 0
+    for label, name in enumerate(EMOTIONS):
+        for folder, prefix, count in (
+            ("train", "Training", 4),
+            ("test", "PublicTest", 2),
+            ("test", "PrivateTest", 1),
+        ):
+            for _ in range(count):
+                seed += 1
+                path = root / folder / name / f"{prefix}_{seed:05d}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(synthetic_face(label, seed)).save(path)
+    return root
+
+
+def tiny_config(data: Path, **overrides) -> TrainConfig:
+    values = {"data": str(data), "model": "tiny_cnn", "epochs": 1, "batch_size": 8, "warmup_epochs": 0}
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def log_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "log.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_one_epoch_run_writes_a_complete_run_folder(tiny_kaggle: Path, tmp_path: Path) -> None:
+    import keras
+
+    run_dir = tmp_path / "run"
+    state = train(tiny_config(tiny_kaggle), run_dir, verbose=0)
+
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), f"{name} missing from the run folder"
+        assert (run_dir / name).stat().st_size > 0
+    assert not list(run_dir.glob("*.tmp*")), "a temporary file was left behind"
+    assert state["finished"] is True
+    assert state["epoch"] == 1 and state["best_epoch"] == 1
+    assert 0.0 < state["best_val_accuracy"] <= 1.0
+    assert json.loads((run_dir / "state.json").read_text()) == state
+
+    rows = log_rows(run_dir)
+    assert [row["epoch"] for row in rows] == ["0"]
+    for column in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"):
+        assert np.isfinite(float(rows[0][column])), column
+    assert float(rows[0]["val_accuracy"]) == pytest.approx(state["best_val_accuracy"])
+
+    saved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    assert saved.model == "tiny_cnn" and saved.epochs == 1 and saved.augment.flip is True
+
+    best = keras.models.load_model(run_dir / "best.keras")
+    probabilities = np.asarray(best.predict(np.zeros((2, 48, 48, 1), np.float32), verbose=0))
+    assert probabilities.shape == (2, len(EMOTIONS))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    with Image.open(run_dir / "curves.png") as curves:
+        assert curves.width > 100 and curves.height > 100
+
+    # PrivateTest is the benchmark: training must not even read it.
+    cached = {p.name.split("-")[1] for p in (tmp_path / "cache" / "datasets").glob("*.npz")}
+    assert cached == {"Training", "PublicTest"}
+
+
+def test_interrupted_run_resumes_without_losing_a_finished_epoch(
+    tiny_kaggle: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_dir = tmp_path / "run"
+    # A time budget far below one epoch: the run stops cleanly after its first epoch, as a
+    # session that runs out of time (or is killed right after a checkpoint) does.
+    config = tiny_config(tiny_kaggle, epochs=2, time_budget_minutes=1e-4)
+
+    first = train(config, run_dir, verbose=0)
+
+    assert first["epoch"] == 1
+    assert first["finished"] is False
+    assert first["reason"].startswith("time budget")
+    assert [row["epoch"] for row in log_rows(run_dir)] == ["0"]
+    epoch_one_weights = (run_dir / "last.keras").read_bytes()
+    capsys.readouterr()
+
+    second = train(config, run_dir, verbose=0)
+
+    assert "Resuming" in capsys.readouterr().out
+    assert second["epoch"] == 2
+    rows = log_rows(run_dir)
+    assert [row["epoch"] for row in rows] == ["0", "1"], "an epoch was lost or repeated"
+    assert set(rows[0]) == set(rows[1])  # one header, the same columns after resuming
+    assert (run_dir / "last.keras").read_bytes() != epoch_one_weights
+    assert second["best_epoch"] in (1, 2)
+
+
+def test_run_that_completes_its_epochs_after_resuming_is_marked_finished(
+    tiny_kaggle: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A budgeted run must end 'finished' once all its epochs are done, or reruns never settle."""
+    run_dir = tmp_path / "run"
+    config = tiny_config(tiny_kaggle, epochs=2, time_budget_minutes=1e-4)
+    train(config, run_dir, verbose=0)
+
+    done = train(config, run_dir, verbose=0)
+
+    assert done["epoch"] == 2
+    assert done["finished"] is True, f"all 2 epochs ran, yet the run reads: {done['reason']!r}"
+    capsys.readouterr()
+    again = train(config, run_dir, verbose=0)
+    assert "already finished" in capsys.readouterr().out
+    assert len(log_rows(run_dir)) == 2 and again["epoch"] == 2
+
+
+def test_bad_settings_are_refused_before_any_work(tiny_kaggle: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="epochs == 0, must be >= 1"):
+        train(tiny_config(tiny_kaggle, epochs=0), tmp_path / "run", verbose=0)
+    with pytest.raises(ValueError, match=r"Unknown training settings \['epoch'\]"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(ValueError, match=r"Unknown model 'tiny_cn'\. Did you mean tiny_cnn"):
+        train(tiny_config(tiny_kaggle, model="tiny_cn"), tmp_path / "run2", verbose=0)

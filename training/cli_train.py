@@ -1,0 +1,78 @@
+"""``python -m training train``: command-line front of :mod:`training.train`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from training.augment import AugmentConfig
+from training.train import TrainConfig, default_run_dir, train
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model (resumes an interrupted run folder)",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    defaults = TrainConfig()
+    parser.add_argument("--config", type=Path, help="JSON file of TrainConfig settings (flags override it)")
+    parser.add_argument("--run", type=Path, help="run folder (default: ~/.cache/ferdesk/runs/MODEL-TIME)")
+    parser.add_argument(
+        "--restart", action="store_true", help="start over even if the run folder has a checkpoint"
+    )
+    for name in ("model", "data", "source", "optimizer", "schedule"):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", default=None, help=f"default {getattr(defaults, name)!r}"
+        )
+    for name in (
+        "epochs",
+        "batch_size",
+        "warmup_epochs",
+        "early_stopping_patience",
+        "seed",
+        "limit_train",
+        "limit_val",
+        "plateau_patience",
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {getattr(defaults, name)}"
+        )
+    for name in (
+        "learning_rate",
+        "weight_decay",
+        "momentum",
+        "label_smoothing",
+        "dropout",
+        "class_weight_power",
+        "time_budget_minutes",
+        "plateau_factor",
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=float, default=None, help=f"default {getattr(defaults, name)}"
+        )
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument(
+        "--no-clean",
+        action="store_true",
+        help="keep blank, duplicate and leaked faces (see python -m training clean)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    values = json.loads(args.config.read_text()) if args.config else {}
+    for name in TrainConfig.__dataclass_fields__:
+        value = getattr(args, name, None)
+        if value is not None and name != "augment":
+            values[name] = value
+    config = TrainConfig.from_dict(values)
+    if args.no_clean:
+        config.clean = False
+    if args.no_augment:
+        config.augment = AugmentConfig(False, 0, 0, 0, 0, 0, 0)
+    run_dir = args.run or default_run_dir(config.model)
+    state = train(config, run_dir, restart=args.restart)
+    return 0 if state.get("best_epoch") else 1

@@ -1,0 +1,82 @@
+"""VGG-style CNNs for 48x48 faces: stacks of 3x3 conv + BatchNorm + ReLU, max-pooled.
+
+The VGG pattern is what the FER2013 literature reaches 63-73 % with from scratch (Khaireddin &
+Chen 2021); the compact variant is sized for a 2-core laptop CPU: about 1.8 M parameters and
+about 0.12 GMAC a face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from training.models import register_model
+
+
+def _conv_bn_relu(x, filters: int, weight_decay: float, name: str):
+    x = layers.Conv2D(
+        filters,
+        3,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=keras.regularizers.L2(weight_decay) if weight_decay else None,
+        name=f"{name}_conv",
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def build_vgg(
+    widths: Sequence[int],
+    convs_per_block: int | Sequence[int],
+    dense_units: int,
+    num_classes: int,
+    input_size: int,
+    dropout: float = 0.4,
+    block_dropout: float = 0.1,
+    weight_decay: float = 0.0,
+    name: str = "vgg",
+) -> keras.Model:
+    inputs = keras.Input((input_size, input_size, 1), name="face")
+    x = inputs
+    if isinstance(convs_per_block, int):
+        convs_per_block = [convs_per_block] * len(widths)
+    for block, (filters, convs) in enumerate(zip(widths, convs_per_block, strict=True), start=1):
+        for conv in range(1, convs + 1):
+            x = _conv_bn_relu(x, filters, weight_decay, f"block{block}_{conv}")
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        if block_dropout:
+            x = layers.Dropout(block_dropout, name=f"block{block}_drop")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(
+        dense_units,
+        use_bias=False,
+        kernel_regularizer=keras.regularizers.L2(weight_decay) if weight_decay else None,
+        name="fc",
+    )(x)
+    x = layers.BatchNormalization(name="fc_bn")(x)
+    x = layers.Activation("relu", name="fc_relu")(x)
+    x = layers.Dropout(dropout, name="fc_drop")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model
+def vgg_compact(num_classes: int = 7, input_size: int = 48, **kwargs) -> keras.Model:
+    """The shipped default: 24-48-96-192 (1, 2, 2, 2 convs), dense 256: ~1.1 M parameters.
+
+    One conv at full resolution (where a conv costs the most) and two at each smaller scale: about
+    55 MMAC a face, which trains at ~150 faces/s on a 2-core laptop CPU.
+    """
+    return build_vgg(
+        (24, 48, 96, 192), (1, 2, 2, 2), 256, num_classes, input_size, name="vgg_compact", **kwargs
+    )
+
+
+@register_model
+def vgg_wide(num_classes: int = 7, input_size: int = 48, **kwargs) -> keras.Model:
+    """A wider variant, 64-128-256-512 x2 convs, dense 512 (~7 M parameters), for a GPU."""
+    return build_vgg((64, 128, 256, 512), 2, 512, num_classes, input_size, name="vgg_wide", **kwargs)

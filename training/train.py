@@ -1,0 +1,345 @@
+"""Train an emotion classifier on FER2013, selecting on PublicTest, resumable after a kill.
+
+    python -m training train --model vgg_compact --epochs 60 --run ~/.cache/ferdesk/runs/vgg
+
+The run folder holds ``config.json``, ``log.csv`` (one row per epoch), ``curves.png``,
+``state.json``, ``last.keras`` (model + optimizer, written atomically after every epoch) and
+``best.keras`` (the bare network with the best PublicTest accuracy so far). Running the same
+command again resumes from ``last.keras`` without losing a finished epoch; ``--time-budget``
+stops cleanly before a deadline so a later session can continue the same schedule.
+PrivateTest is never read here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from training.augment import AugmentConfig, AugmentedFaces, class_weights
+from training.data import DEFAULT_DATA_ROOT, FaceDataset, cache_dir, load_split
+from training.figures import save_figure
+
+
+@dataclass
+class TrainConfig:
+    model: str = "vgg_compact"
+    data: str = str(DEFAULT_DATA_ROOT)
+    source: str = "fer2013"
+    epochs: int = 60
+    batch_size: int = 64
+    optimizer: str = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    label_smoothing: float = 0.1
+    dropout: float = 0.4
+    schedule: str = "cosine"
+    warmup_epochs: int = 2
+    plateau_factor: float = 0.5
+    plateau_patience: int = 5
+    early_stopping_patience: int = 20
+    class_weight_power: float = 0.0
+    seed: int = 1234
+    time_budget_minutes: float = 0.0
+    clean: bool = True
+    limit_train: int = 0
+    limit_val: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown training settings {unknown}; known: {sorted(known)}.")
+        values = dict(values)
+        augment = values.pop("augment", None)
+        config = cls(**values)
+        if isinstance(augment, dict):
+            config.augment = AugmentConfig(**augment)
+        return config
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            (self.epochs >= 1, f"epochs == {self.epochs}, must be >= 1."),
+            (self.batch_size >= 1, f"batch_size == {self.batch_size}, must be >= 1."),
+            (self.learning_rate > 0, f"learning_rate == {self.learning_rate}, must be > 0."),
+            (0 <= self.label_smoothing < 1, f"label_smoothing == {self.label_smoothing}, must be in [0, 1)."),
+            (0 <= self.dropout < 1, f"dropout == {self.dropout}, must be in [0, 1)."),
+            (self.optimizer in ("adamw", "sgd"), f"optimizer {self.optimizer!r}: use 'adamw' or 'sgd'."),
+            (
+                self.schedule in ("cosine", "plateau"),
+                f"schedule {self.schedule!r}: use 'cosine' or 'plateau'.",
+            ),
+            (self.source in ("fer2013", "ferplus"), f"source {self.source!r}: use 'fer2013' or 'ferplus'."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+
+def default_run_dir(model: str) -> Path:
+    return cache_dir() / "runs" / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _atomic_save(model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def plot_curves(log_csv: Path, out_png: Path) -> None:
+    """Loss and accuracy curves from ``log.csv`` (train vs PublicTest)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with log_csv.open() as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("loss", "train"), ("val_loss", "PublicTest")):
+        ax_loss.plot(epochs, [float(r[key]) for r in rows], label=label)
+    for key, label in (("accuracy", "train"), ("val_accuracy", "PublicTest")):
+        ax_acc.plot(epochs, [float(r[key]) for r in rows], label=label)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for axis in (ax_loss, ax_acc):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    save_figure(fig, out_png, dpi=100)
+
+
+def _one_hot(dataset: FaceDataset) -> np.ndarray:
+    if dataset.soft_labels is not None:
+        return dataset.soft_labels.astype(np.float32)
+    return np.eye(len(dataset.class_names), dtype=np.float32)[dataset.labels]
+
+
+def _without(dataset: FaceDataset, drop: set[str], split: str) -> FaceDataset:
+    """Leave out what ``python -m training clean`` flags (blank, duplicate, leaked faces), counted."""
+    keep = [i for i, source in enumerate(dataset.sources) if source not in drop]
+    print(
+        f"Cleaning: left out {len(dataset) - len(keep)} of {len(dataset)} {split} faces "
+        "(python -m training clean lists them)."
+    )
+    return dataset.subset(keep)
+
+
+def _limit(dataset: FaceDataset, limit: int, seed: int) -> FaceDataset:
+    if not limit or limit >= len(dataset):
+        return dataset
+    order = np.random.default_rng(seed).permutation(len(dataset))[:limit]
+    return dataset.subset(np.sort(order))
+
+
+def build_network(config: TrainConfig, num_classes: int):
+    from training.models import create_model
+
+    return create_model(config.model, num_classes=num_classes, dropout=config.dropout)
+
+
+def _optimizer(config: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    if config.schedule == "cosine":
+        warmup = config.warmup_epochs * steps_per_epoch
+        total = max(config.epochs * steps_per_epoch - warmup, 1)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * (0.1 if warmup else 1.0),
+            decay_steps=total,
+            alpha=0.01,
+            warmup_target=config.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    else:
+        learning_rate = config.learning_rate
+    if config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.SGD(
+            learning_rate=learning_rate,
+            momentum=config.momentum,
+            nesterov=True,
+            weight_decay=config.weight_decay,
+        )
+    optimizer.exclude_from_weight_decay(var_names=["bn", "bias", "gamma", "beta"])
+    return optimizer
+
+
+def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: int | None = None) -> dict:
+    """Train (or resume) one run; returns the final state (best epoch and PublicTest accuracy)."""
+    import keras
+
+    config.validate()
+    run_dir = Path(run_dir).expanduser()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.json"
+    last_path = run_dir / "last.keras"
+    log_path = run_dir / "log.csv"
+    resuming = not restart and state_path.is_file() and last_path.is_file()
+    if resuming:
+        saved = json.loads((run_dir / "config.json").read_text())
+        saved.setdefault("clean", False)  # runs started before cleaning existed keep their data
+        config = TrainConfig.from_dict(saved)
+        state = json.loads(state_path.read_text())
+        if state.get("finished"):
+            print(
+                f"Run {run_dir} already finished ({state['reason']}); best PublicTest "
+                f"accuracy {state['best_val_accuracy']:.4f} at epoch {state['best_epoch']}."
+            )
+            return state
+        state["reason"] = ""  # the previous session's reason (e.g. its time budget) is history
+    else:
+        for stale in (log_path, state_path, last_path, run_dir / "best.keras"):
+            stale.unlink(missing_ok=True)
+        state = {
+            "epoch": 0,
+            "best_epoch": 0,
+            "best_val_accuracy": -1.0,
+            "epochs_since_best": 0,
+            "finished": False,
+            "reason": "",
+            "elapsed_seconds": 0.0,
+        }
+        _write_json(run_dir / "config.json", asdict(config))
+
+    keras.utils.set_random_seed(config.seed + state["epoch"])
+    train_set = load_split(config.data, "Training", config.source)
+    val_set = load_split(config.data, "PublicTest", config.source)
+    if config.clean:
+        from training.cleaning import clean_dataset
+
+        report = clean_dataset(config.data, config.source)
+        train_set = _without(train_set, report.files_to_drop("Training"), "Training")
+        val_set = _without(val_set, report.files_to_drop("PublicTest"), "PublicTest")
+    train_set = _limit(train_set, config.limit_train, config.seed)
+    val_set = _limit(val_set, config.limit_val, config.seed)
+    num_classes = len(train_set.class_names)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+
+    if resuming:
+        model = keras.models.load_model(last_path)
+        print(
+            f"Resuming {run_dir} after epoch {state['epoch']} of {config.epochs} "
+            f"(best PublicTest accuracy so far {state['best_val_accuracy']:.4f})."
+        )
+    else:
+        model = build_network(config, num_classes)
+        model.compile(
+            optimizer=_optimizer(config, steps_per_epoch),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
+    weights = class_weights(train_set.labels, num_classes, config.class_weight_power)
+    sample_weight = np.asarray([weights[i] for i in train_set.labels], np.float32)
+    budget_seconds = config.time_budget_minutes * 60.0
+    started = time.monotonic()
+    elapsed_before = float(state.get("elapsed_seconds", 0.0))
+
+    class RunKeeper(keras.callbacks.Callback):
+        """Atomic per-epoch checkpoint, best-on-PublicTest, early stopping, time budget."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch_started = time.monotonic()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            val_accuracy = float(logs.get("val_accuracy", 0.0))
+            state["epoch"] = epoch + 1
+            state["elapsed_seconds"] = elapsed_before + time.monotonic() - started
+            if val_accuracy > state["best_val_accuracy"]:
+                state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1, epochs_since_best=0)
+                _atomic_save(self.model, run_dir / "best.keras")
+            else:
+                state["epochs_since_best"] += 1
+            _atomic_save(self.model, last_path)
+            _write_json(state_path, state)
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                plot_curves(log_path, run_dir / "curves.png")
+            if state["epochs_since_best"] >= config.early_stopping_patience:
+                state["reason"] = (
+                    f"early stopping: no PublicTest gain in {config.early_stopping_patience} epochs"
+                )
+                self.model.stop_training = True
+            epoch_seconds = time.monotonic() - self.epoch_started
+            out_of_time = time.monotonic() - started + epoch_seconds > budget_seconds
+            if budget_seconds and epoch + 1 < config.epochs and out_of_time:
+                state["reason"] = "time budget reached; run the same command again to resume"
+                self.model.stop_training = True
+
+    class FlushingCSVLogger(keras.callbacks.CSVLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = dict(logs or {})
+            lr = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+            logs["seconds"] = round(time.monotonic() - started, 1)
+            super().on_epoch_end(epoch, logs)
+
+    callbacks: list = [FlushingCSVLogger(str(log_path), append=resuming), RunKeeper()]
+    if config.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_accuracy",
+                mode="max",
+                factor=config.plateau_factor,
+                patience=config.plateau_patience,
+                min_lr=config.learning_rate / 100,
+            )
+        )
+    if verbose is None:
+        verbose = 1 if os.isatty(2) else 2
+    print(
+        f"Training {config.model} on {len(train_set)} faces, selecting on {len(val_set)} "
+        f"PublicTest faces; run folder {run_dir}"
+    )
+    if state["epoch"] < config.epochs:
+        batches = AugmentedFaces(
+            train_set.images,
+            _one_hot(train_set),
+            sample_weight if config.class_weight_power else None,
+            config.batch_size,
+            config.augment,
+            config.seed,
+            epoch=state["epoch"],
+        )
+        model.fit(
+            batches,
+            epochs=config.epochs,
+            initial_epoch=state["epoch"],
+            validation_data=(val_set.images, _one_hot(val_set)),
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    if not state["reason"].startswith("time budget"):
+        state["finished"] = True
+        state["reason"] = state["reason"] or f"completed {config.epochs} epochs"
+    _write_json(state_path, state)
+    print(
+        f"{state['reason']}. Best PublicTest accuracy {state['best_val_accuracy']:.4f} "
+        f"at epoch {state['best_epoch']}; best network: {run_dir / 'best.keras'}"
+    )
+    return state
