@@ -12,7 +12,6 @@ machine, reached 65.87 % / 0.6415 macro-F1 (the figure issue 3 quotes). Ends wit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -26,14 +25,17 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import finish, machine  # noqa: E402
 from ferdesk.vision.emotions import EMOTIONS  # noqa: E402
-from ferdesk.vision.imageio import load_image  # noqa: E402
+from training.cleaning import scan  # noqa: E402
 from training.evaluate import evaluate_probabilities  # noqa: E402
 
 FER_LIBRARY = {"accuracy": 0.6587, "macro_f1": 0.6415}
 
 
-def _pixel_hash(path: Path) -> str:
-    return hashlib.sha1(load_image(path)[:, :, 0].tobytes()).hexdigest()
+def copied_in_training(data_root: Path) -> set[Path]:
+    """PrivateTest files whose exact pixels are also a Training file, from the cleaner's (cached) scan."""
+    _, _, records = scan(data_root, "fer2013")
+    training = {r.digest for r in records if r.split == "Training" and r.digest}
+    return {Path(r.path).resolve() for r in records if r.split == "PrivateTest" and r.digest in training}
 
 
 def main() -> None:
@@ -63,8 +65,8 @@ def main() -> None:
     probabilities = np.array([[r["faces"][0]["probabilities"][e] for e in EMOTIONS] for r in records])
     metrics = evaluate_probabilities(labels, probabilities, EMOTIONS)
 
-    training_hashes = {_pixel_hash(p) for p in (args.data / "fer2013" / "train").glob("*/Training_*")}
-    unseen = np.array([_pixel_hash(Path(r["path"])) not in training_hashes for r in records])
+    copies = copied_in_training(args.data)
+    unseen = np.array([Path(r["path"]).resolve() not in copies for r in records])
     unseen_metrics = evaluate_probabilities(labels[unseen], probabilities[unseen], EMOTIONS)
 
     recall = {name: round(values["recall"], 4) for name, values in metrics["per_class"].items()}

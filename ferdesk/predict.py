@@ -148,12 +148,8 @@ def run(args: argparse.Namespace, out=None) -> int:
             pending: list[tuple[Path, np.ndarray]] = []
 
             def flush_whole() -> None:
-                crops = [image for _, image in pending]
-                probabilities = analyzer.classifier.classify_crops(crops)
-                for (path, image), probs in zip(pending, probabilities, strict=True):
-                    faces = analyzer._faces_from_probabilities(
-                        [_whole_box(image)], [1.0], probs[np.newaxis], [False]
-                    )
+                results = analyzer.analyze_whole([image for _, image in pending])
+                for (path, _), faces in zip(pending, results, strict=True):
                     emit(_record(path, faces, None))
                 pending.clear()
 
@@ -180,12 +176,6 @@ def run(args: argparse.Namespace, out=None) -> int:
         progress.close()
         out.flush()
     return 1 if failures else 0
-
-
-def _whole_box(image: np.ndarray):
-    from ferdesk.vision.geometry import Box
-
-    return Box(0, 0, int(image.shape[1]), int(image.shape[0]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -143,13 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 
-    if QApplication.instance() is None and "tensorflow" not in sys.modules:
-        # This process is the app (not a test session that made its own QApplication). MediaPipe
-        # imports TensorFlow, when installed, only to decorate its API docs: 5-10 s of start-up
-        # on a machine that has TensorFlow, for nothing — the app runs on LiteRT alone. A None
-        # entry makes that one optional import fail fast, as it does where TensorFlow is absent.
-        sys.modules.setdefault("tensorflow.tools.docs", None)
-
     QCoreApplication.setOrganizationName("ferdesk")
     QCoreApplication.setApplicationName("ferdesk")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ferdesk"])

@@ -7,6 +7,7 @@ and the live pipeline call per image or frame. It has no Qt import and no thread
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,12 +111,20 @@ class FaceAnalyzer:
     def analyze(self, rgb: np.ndarray, faces: str = "auto") -> list[Face]:
         """Faces in an RGB uint8 image; ``faces='whole'`` treats the whole image as one face crop."""
         if faces == "whole":
-            height, width = rgb.shape[:2]
-            probabilities = self.classifier.classify_crops([rgb])
-            return self._faces_from_probabilities([Box(0, 0, width, height)], [1.0], probabilities, [False])
+            return self.analyze_whole([rgb])[0]
         if faces != "auto":
             raise ValueError(f"faces == {faces!r}, must be 'auto' or 'whole'.")
         return self.classify_boxes(rgb, self.detector.detect(rgb))
+
+    def analyze_whole(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Each image is one face crop (e.g. FER2013); classified in one batch, one face per image."""
+        probabilities = self.classifier.classify_crops(list(images))
+        return [
+            self._faces_from_probabilities(
+                [Box(0, 0, int(image.shape[1]), int(image.shape[0]))], [1.0], probs[np.newaxis], [False]
+            )
+            for image, probs in zip(images, probabilities, strict=True)
+        ]
 
     def analyze_file(self, path: str | os.PathLike, faces: str = "auto") -> list[Face]:
         return self.analyze(load_image(path), faces)

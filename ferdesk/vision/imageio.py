@@ -116,10 +116,3 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageLoadError(path, f"the image is corrupt or truncated ({error}).") from None
-
-
-def load_image_gray(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image as RGB, as the app does; kept for readers that want a quick gray view."""
-    from ferdesk.vision.preprocess import to_gray
-
-    return to_gray(load_image(path, max_pixels))
