@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Face", "FaceAnalyzer", "__version__", "analyze_image"]
+__all__ = ["Face", "FaceAnalyzer", "__version__", "analyze_image", "analyze_video", "watch"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from ferdesk.vision import analyze
 
         return getattr(analyze, name)
+    if name in ("watch", "analyze_video"):
+        from ferdesk import watching
+
+        return getattr(watching, name)
     raise AttributeError(f"module 'ferdesk' has no attribute {name!r}")

@@ -10,14 +10,23 @@ Two threads, so a slow analysis never slows the camera and a slow camera never b
   from the slot, and hands the result to ``on_result``. Each frame is processed inside its own
   try/except: a bad frame is reported with ``on_status("warning", ...)`` and the loop goes on.
 
-A lost camera is reported (``"disconnected"``) and reopened every ``reconnect_interval`` seconds
-until it is back (``"connected"``). The callbacks run on these threads, not the caller's: the Qt
+A lost camera is reported (``"disconnected"``) and reopened until it is back (``"connected"``):
+first after ``FIRST_RETRY_S``, then backing off to one attempt every ``reconnect_interval``
+seconds, so a camera that comes back is running again within about that interval (a camera
+"sent no picture" for ``CAMERA_READ_TIMEOUT_S`` counts as lost: a read never blocks the loop).
+
+Whether a run's source opened at all is reported to listeners added with
+:func:`add_open_listener` (an :class:`OpenReport` per attempt that matters): a scripted run exits
+non-zero when its source never opened, without the window having to know how it found out.
+
+The callbacks run on these threads, not the caller's: the Qt
 layer forwards them to the GUI thread with queued signals. Status kinds: "info", "warning",
 "error", "connected", "disconnected", "ended"; every message is a sentence for the user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -39,6 +48,44 @@ STATUS_KINDS = frozenset({"info", "warning", "error", "connected", "disconnected
 WARNING_INTERVAL_S = 5.0
 
 NO_CAMERA_ADVICE = "Open a video or image file, or the demo, from the File menu."
+
+#: The first reconnection attempt comes this soon after a loss; the wait then doubles up to the
+#: runner's ``reconnect_interval``.
+FIRST_RETRY_S = 0.25
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """Whether a runner's source opened: sent once it opens, or when it first fails to.
+
+    ``final`` is True when the runner gave up (a file that does not open ends the run) and False
+    while a camera is still being retried (a later report says if it opened after all).
+    """
+
+    source_spec: str
+    opened: bool
+    message: str = ""
+    final: bool = True
+
+
+_open_listeners: list[Callable[[OpenReport], None]] = []
+_open_listeners_lock = threading.Lock()
+
+
+def add_open_listener(listener: Callable[[OpenReport], None]) -> Callable[[], None]:
+    """Call ``listener(report)`` for every runner's :class:`OpenReport`; returns the remover.
+
+    The listener runs on the runner's capture thread: keep it short, and hand anything for Qt
+    to the GUI thread. An exception in it is logged, never raised into the runner.
+    """
+    with _open_listeners_lock:
+        _open_listeners.append(listener)
+
+    def remove() -> None:
+        with _open_listeners_lock, contextlib.suppress(ValueError):
+            _open_listeners.remove(listener)
+
+    return remove
 
 
 @dataclass(frozen=True)
@@ -107,6 +154,7 @@ class LiveRunner:
     (see :mod:`ferdesk.vision.tracking`). ``source_factory`` replaces ``open_source`` (tests, or a
     source the app builds itself); such a source must honour ``mirror`` itself. ``tracker_factory``
     builds the :class:`FaceTracker` (default: the tracker's defaults with the two view flags).
+    ``reconnect_interval`` is the longest wait between two attempts to reopen a camera.
     """
 
     def __init__(
@@ -118,7 +166,7 @@ class LiveRunner:
         on_status: Callable[[str, str], None],
         mirror: bool = False,
         loop: bool = True,
-        reconnect_interval: float = 2.0,
+        reconnect_interval: float = 0.5,
         width: int | None = None,
         height: int | None = None,
         user_facing_camera: bool = False,
@@ -211,6 +259,11 @@ class LiveRunner:
             )
 
     @property
+    def open_report(self) -> OpenReport | None:
+        """The last :class:`OpenReport` of this run (None while the first open is under way)."""
+        return self._open_report
+
+    @property
     def source_name(self) -> str | None:
         """The open source's name ("Camera 0 (640x480)"), None before it opened."""
         return self._source_name
@@ -243,6 +296,7 @@ class LiveRunner:
             self._capture_rate = _RateMeter()
             self._process_rate = _RateMeter()
         self._source_name: str | None = None
+        self._open_report: OpenReport | None = None
         self._end_message: str | None = None
         self._warnings = _WarningLimiter()
 
@@ -251,6 +305,24 @@ class LiveRunner:
             self._on_status(kind, message)
         except Exception:  # a broken status handler must not stop the live loop
             log.exception("on_status(%r, %r) raised", kind, message)
+
+    def _report_open(self, opened: bool, message: str = "", final: bool = True) -> None:
+        report = OpenReport(self.source_spec, opened, message, final)
+        self._open_report = report
+        with _open_listeners_lock:
+            listeners = list(_open_listeners)
+        for listener in listeners:
+            try:
+                listener(report)
+            except Exception:  # a broken listener must not stop the live loop
+                log.exception("open listener %r raised", listener)
+
+    def _retry_delays(self):
+        """FIRST_RETRY_S, doubling, then ``reconnect_interval`` for ever."""
+        delay = min(FIRST_RETRY_S, self.reconnect_interval)
+        while True:
+            yield delay
+            delay = min(delay * 2.0, self.reconnect_interval)
 
     def _warn(self, message: str) -> None:
         say, held_back = self._warnings.check(time.monotonic())
@@ -264,8 +336,9 @@ class LiveRunner:
     # ------------------------------------------------------------------ capture thread
 
     def _open(self, source: FrameSource, reconnecting: bool) -> bool:
-        """Open ``source``; a camera is retried until it opens or stop() is called."""
+        """Open ``source``; a camera is retried (with backoff) until it opens or stop() is called."""
         told = reconnecting  # a reconnect was announced already; say nothing per failed attempt
+        delays = self._retry_delays()
         while not self._stop.is_set():
             try:
                 source.open()
@@ -273,13 +346,18 @@ class LiveRunner:
                 message = str(error) if isinstance(error, CaptureError) else f"{source.label}: {error}"
                 if not source.is_live:
                     self._status("error", message)
+                    self._report_open(False, message, final=True)
                     return False
                 if not told:
-                    self._status("error", f"No camera found: {message} {NO_CAMERA_ADVICE}")
+                    message = f"No camera found: {message} {NO_CAMERA_ADVICE}"
+                    self._status("error", message)
+                    self._report_open(False, message, final=False)
                     told = True
-                if self._stop.wait(self.reconnect_interval):
+                if self._stop.wait(next(delays)):
                     return False
                 continue
+            if not reconnecting:
+                self._report_open(True)
             self._source_name = source.name
             # Short labels: these are spoken. The window shows ``source_name`` for the details.
             if source.is_live:
@@ -308,6 +386,7 @@ class LiveRunner:
                 source = self._source_factory()
             except CaptureError as error:
                 self._status("error", str(error))
+                self._report_open(False, str(error), final=True)
                 return
             if not self._open(source, reconnecting=False):
                 return
@@ -336,7 +415,8 @@ class LiveRunner:
                         source.close()
                     except Exception:  # the device is gone; closing may fail too
                         log.debug("closing a lost source failed", exc_info=True)
-                    if self._stop.wait(self.reconnect_interval) or not self._open(source, reconnecting=True):
+                    first_retry = min(FIRST_RETRY_S, self.reconnect_interval)
+                    if self._stop.wait(first_retry) or not self._open(source, reconnecting=True):
                         return
                     with self._slot_lock:
                         self._generation += 1  # faces from before the gap are stale

@@ -13,4 +13,7 @@ fi
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# Checked rules: the layer contracts ([tool.importlinter]) and typed seams outside ferdesk/ui ([tool.mypy]).
+.venv/bin/lint-imports
+.venv/bin/mypy
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -255,3 +255,84 @@ def test_write_video_refuses_what_it_cannot_write(tmp_path):
         write_video(tmp_path / "gray.mp4", [np.zeros((40, 60), np.uint8)])
     with pytest.raises(ValueError, match="at least one face"):
         compose_faces([])
+
+
+def damage(clip: Path, target: Path, seed: int = 1, flips: int = 3000) -> Path:
+    """A copy of ``clip`` with random bytes overwritten in its middle (the frames, not the index)."""
+    data = bytearray(clip.read_bytes())
+    rng = np.random.default_rng(seed)
+    for position in rng.integers(len(data) // 10, len(data) - len(data) // 10, flips):
+        data[position] = rng.integers(0, 256)
+    target.write_bytes(bytes(data))
+    return target
+
+
+DAMAGED_READER = """
+import sys
+from ferdesk.capture import BadFrameError, open_source
+source = open_source(sys.argv[1], loop=False, realtime=False)
+frames = warnings = 0
+with source:
+    while True:
+        try:
+            frame = source.read()
+        except BadFrameError as error:
+            warnings += 1
+            print(error)
+            continue
+        if frame is None:
+            break
+        frames += 1
+print(frames, warnings)
+"""
+
+
+def test_a_damaged_video_plays_on_with_one_summary_and_ffmpeg_kept_quiet(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = damage(DemoSource().path, tmp_path / "damaged.mp4")
+
+    def run(**env_extra: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCV_", "FERDESK_NATIVE"))}
+        env.update(env_extra)
+        return subprocess.run(
+            [sys.executable, "-c", DAMAGED_READER, str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
+    raw = run(FERDESK_NATIVE_LOGS="1")  # what the user sees without the fix: FFmpeg's own lines
+    quiet = run()
+    assert raw.returncode == quiet.returncode == 0, quiet.stderr
+    raw_lines = raw.stderr.splitlines()
+    assert len(raw_lines) >= 20 and any("@ 0x" in line for line in raw_lines), raw_lines[:5]
+    assert quiet.stderr == "", "FFmpeg's and OpenCV's lines must not reach stderr"
+    *messages, counts = quiet.stdout.splitlines()
+    frames, warnings = map(int, counts.split())
+    assert warnings == 1 and len(messages) == 1
+    assert "damaged.mp4: frame" in messages[0] and "is damaged and was skipped" in messages[0]
+    assert "FERDESK_NATIVE_LOGS=1" in messages[0]
+    assert frames >= 0.8 * 120, "the frames after the damage still play"
+
+
+def test_a_named_pipe_is_not_called_missing(tmp_path):
+    import os
+
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(
+        CaptureError, match=r"stream\.mp4: expected a video file, but this is a named pipe \(FIFO\)"
+    ):
+        open_source(str(fifo))  # and never blocks waiting for a writer
+    with pytest.raises(CaptureError, match="named pipe"):
+        VideoFileSource(fifo).open()
+    (tmp_path / "picture.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(
+        CaptureError, match=r"picture\.png: the image file is a link to something that is missing"
+    ):
+        open_source(str(tmp_path / "picture.png"))

@@ -411,3 +411,77 @@ def test_a_still_image_is_analysed_again_and_again(tmp_path, astronaut_rgb):
     assert seen.statuses == [("info", "Showing image astronaut.png.")]
     assert all(len(r.faces) == 1 for r in seen.results)
     assert len({r.faces[0].track_id for r in seen.results}) == 1
+
+
+def test_open_reports_say_whether_the_source_opened(tmp_path, three_face_rgb):
+    from ferdesk.live import OpenReport, add_open_listener
+
+    reports: list[OpenReport] = []
+    remove = add_open_listener(reports.append)
+    try:
+        broken = tmp_path / "broken.mp4"
+        broken.write_text("not a video, only text")
+        seen = Recorder()
+        run_until_done(
+            LiveRunner(str(broken), FaceAnalyzer, on_result=seen.on_result, on_status=seen.on_status), 20
+        )
+        assert reports == [OpenReport(str(broken), False, seen.statuses[0][1], final=True)]
+        assert "could not be opened as a video" in reports[0].message
+
+        camera = FakeCamera(three_face_rgb, failed_opens=2)
+        seen = Recorder()
+        runner = LiveRunner(
+            "9",
+            FaceAnalyzer,
+            on_result=seen.on_result,
+            on_status=seen.on_status,
+            reconnect_interval=0.05,
+            source_factory=lambda: camera,
+        )
+        runner.start()
+        try:
+            seen.wait_for(lambda: "connected" in seen.kinds())
+        finally:
+            runner.stop()
+        # A camera that is retried: first "not (yet)", then "opened".
+        assert [(r.opened, r.final) for r in reports[1:]] == [(False, False), (True, True)]
+        assert reports[1].message.startswith("No camera found: Camera 9 could not be opened")
+        assert runner.open_report == reports[-1]
+    finally:
+        remove()
+    remove()  # twice is fine
+    run_until_done(LiveRunner(str(broken), FaceAnalyzer, on_result=seen.on_result, on_status=seen.on_status))
+    assert len(reports) == 3, "a removed listener hears nothing"
+
+
+def test_reconnecting_backs_off_but_never_waits_longer_than_the_interval(three_face_rgb):
+    camera = FakeCamera(three_face_rgb)
+    seen = Recorder()
+    attempts: list[float] = []
+    original_open = camera.open
+
+    def timed_open():
+        attempts.append(time.monotonic())
+        original_open()
+
+    camera.open = timed_open
+    runner = LiveRunner(
+        "9",
+        FaceAnalyzer,
+        on_result=seen.on_result,
+        on_status=seen.on_status,
+        reconnect_interval=0.6,
+        source_factory=lambda: camera,
+    )
+    runner.start()
+    try:
+        seen.wait_for(lambda: len(seen.results) >= 2)
+        camera.unplug(failed_opens=5)
+        seen.wait_for(lambda: seen.kinds().count("connected") == 2)
+    finally:
+        runner.stop()
+    gaps = np.diff(attempts[1:])  # the attempts after the loss
+    assert len(gaps) == 5
+    # 0.25 s, then doubling (0.5), then capped at the interval (0.6 s): a camera that comes back
+    # is running again within the interval, however long it was away.
+    np.testing.assert_allclose(gaps, [0.25, 0.5, 0.6, 0.6, 0.6], atol=0.15)

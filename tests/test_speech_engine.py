@@ -162,6 +162,71 @@ def test_say_and_wait_idle_neither_hang_nor_crash_without_a_sound_card(engine) -
     assert engine.available
 
 
+def speech_threads() -> int:
+    return sum(t.name == "ferdesk-speech" and t.is_alive() for t in threading.enumerate())
+
+
+def copying_player(folder: Path, fail_from: int | None = None) -> list[str]:
+    """A real player program that keeps a copy of each WAV it is given ("plays" it), and from
+    the ``fail_from``-th call on fails as aplay does when the sound device is gone."""
+    script = (
+        "import shutil, sys, pathlib\n"
+        f"folder = pathlib.Path({str(folder)!r})\n"
+        "n = len(list(folder.glob('*.wav')))\n"
+        f"fail_from = {fail_from!r}\n"
+        "if fail_from is not None and n >= fail_from:\n"
+        "    print('aplay: main:831: audio open error: No such device', file=sys.stderr)\n"
+        "    sys.exit(1)\n"
+        "shutil.copy(sys.argv[-1], folder / f'{n:03d}.wav')\n"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return [sys.executable, "-c", script]
+
+
+@needs_espeak
+def test_the_player_gets_the_speech_of_each_text_in_order(engine, tmp_path) -> None:
+    texts = ["one person, in the centre: appears happy", "camera 0 disconnected", PHRASE]
+    played = tmp_path / "played"
+    with SpeechEngine(rate=300, player=copying_player(played)) as speaker:
+        for text in texts:
+            speaker.say(text)
+        assert speaker.wait_idle(60)
+    copies = sorted(played.glob("*.wav"))
+    assert len(copies) == 3
+    # The same text at the same rate, written by the engine itself: the played audio is that text.
+    with SpeechEngine(rate=300) as writer:
+        references = [writer.save_to_file(text, tmp_path / f"ref{i}.wav") for i, text in enumerate(texts)]
+    ref_seconds = [wav_info(reference)[0] for reference in references]
+    for index, (copy, text) in enumerate(zip(copies, texts, strict=True)):
+        seconds = wav_info(copy)[0]
+        nearest = min(range(len(texts)), key=lambda k: abs(ref_seconds[k] - seconds))
+        assert nearest == index, (
+            f"played #{index} ({seconds:.2f} s) sounds like {texts[nearest]!r}, not {text!r}"
+        )
+        assert abs(seconds - ref_seconds[index]) < 0.1, (
+            f"{text!r}: {seconds:.2f} s, expected {ref_seconds[index]:.2f}"
+        )
+
+
+@needs_espeak
+def test_a_player_that_fails_mid_run_is_reported_once_and_speech_goes_on_trying(tmp_path) -> None:
+    errors: list[str] = []
+    played = tmp_path / "played"
+    threads_before = speech_threads()
+    with SpeechEngine(
+        rate=450, on_error=errors.append, player=copying_player(played, fail_from=2)
+    ) as speaker:
+        for i in range(6):
+            speaker.say(f"announcement number {i}")
+            assert speaker.wait_idle(30), "speech hung after the player failed"
+        assert speaker.available  # the engine itself is fine; only the sound device went away
+        assert speaker.utterances_started == 6
+    assert len(list(played.glob("*.wav"))) == 2
+    assert len(errors) == 1, errors  # once, not once per utterance
+    assert "No such device" in errors[0]  # aplay's own reason, passed on
+    assert speech_threads() == threads_before  # closed: its thread is gone
+
+
 @needs_espeak
 def test_interrupt_drops_queued_speech_and_cuts_the_current_utterance() -> None:
     with SpeechEngine(player=sleeping_player(30)) as eng:
@@ -225,7 +290,8 @@ def test_no_engine_means_no_speech_but_no_crash(tmp_path) -> None:
     eng = SpeechEngine(driver="no_such_driver", on_error=errors.append)
     assert not eng.available
     assert len(errors) == 1 and "Unknown speech driver 'no_such_driver'" in errors[0]
-    assert "screen reader" in errors[0]
+    assert "keeps running without built-in speech" in errors[0]
+    assert "screen reader" not in errors[0]  # where announcements go is the session's to say
     assert eng.last_error == errors[0]
     eng.say("nobody hears this")
     assert eng.wait_idle(1)

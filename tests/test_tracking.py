@@ -158,3 +158,58 @@ def test_a_face_too_small_to_classify_keeps_its_id_but_has_no_emotion():
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FaceTracker(**kwargs)
+
+
+# -- one reading, one order (ferdesk.vision.reading) --------------------------------------------------
+
+
+@pytest.mark.parametrize("user_facing_camera", [False, True])
+def test_two_faces_in_one_third_are_ordered_from_the_users_side_everywhere(user_facing_camera):
+    """Speech, panel and overlay share one order; inside one third it follows the user's side too."""
+    from ferdesk.speech.policy import describe_faces
+    from ferdesk.vision.reading import row_text, user_order
+
+    tracker = FaceTracker(user_facing_camera=user_facing_camera)
+    # Both in the image's left third: happy further left in the image than sad.
+    tracked = tracker.update([face(10, emotion="happy"), face(110, emotion="sad")], WIDTH, HEIGHT)
+    users_left_first = ["sad", "happy"] if user_facing_camera else ["happy", "sad"]
+    assert [t.emotion for t in tracked] == users_left_first
+    assert [t.emotion for t in user_order(reversed(tracked))] == users_left_first
+    side = "right" if user_facing_camera else "left"
+    spoken = describe_faces(tracked)
+    assert (
+        spoken
+        == f"two people. {side}: appears {users_left_first[0]}. also {side}: appears {users_left_first[1]}"
+    )
+    rows = [row_text(n, t, 0.5, "sides") for n, t in enumerate(user_order(tracked), start=1)]
+    assert [row.split(": appears ")[1].split(",")[0] for row in rows] == users_left_first
+    # user_x counts from the user's left edge of the picture.
+    assert all(t.user_x is not None for t in tracked)
+    assert tracked[0].user_x < tracked[1].user_x
+
+
+def test_the_one_reading_decides_unclear_and_too_small_for_every_view():
+    from ferdesk.speech.policy import describe_faces
+    from ferdesk.vision.reading import overlay_label, read_face, row_text
+    from ferdesk.vision.results import TrackedFace
+
+    sure = TrackedFace(1, Box(60, 100, 80, 80), "happy", 0.82, {"happy": 0.82}, "left")
+    doubtful = TrackedFace(2, Box(300, 100, 80, 80), "sad", 0.3, {"sad": 0.3}, "centre")
+    never_read = TrackedFace(3, Box(300, 100, 80, 80), None, 0.0, {}, "centre")
+    tiny = TrackedFace(4, Box(500, 100, 10, 10), None, 0.0, {}, "right", too_small=True)
+    assert [read_face(f, 0.5).kind for f in (sure, doubtful, never_read, tiny)] == [
+        "emotion",
+        "unclear",
+        "unclear",
+        "too_small",
+    ]
+    assert [overlay_label(n, f, 0.5) for n, f in enumerate((sure, doubtful, never_read, tiny), 1)] == [
+        "1: happy 82 %",
+        "2: unclear",
+        "3: unclear",
+        "4: too small",
+    ]
+    assert row_text(2, doubtful, 0.5, "clock") == "Person 2, at 12 o'clock: expression unclear"
+    assert row_text(4, tiny, 0.5, "sides") == "Person 4, right: far away, too small to read"
+    assert describe_faces([never_read]) == "one person, in the centre: expression unclear"
+    assert describe_faces([tiny]) == "a face far away, too small to read, on the right"

@@ -4,7 +4,9 @@ announcement path (timeline, screen-reader queue, speech log) driven by real key
 from __future__ import annotations
 
 import re
+import time
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
@@ -26,6 +28,17 @@ from ferdesk.ui.settings_dialog import SettingsDialog
 from ferdesk.vision.geometry import Box
 from ferdesk.vision.results import Frame, FrameResult, TrackedFace
 
+
+def quiet_reader():
+    """A screen-reader bridge that knows none runs: whatever runs on the test machine stays out."""
+    from ferdesk.speech.screen_readers import ScreenReaderInfo
+    from ferdesk.ui.screen_reader import ScreenReaderBridge
+
+    bridge = ScreenReaderBridge(watch=False)
+    bridge.set_info(ScreenReaderInfo(running=False))
+    return bridge
+
+
 CONTROL_TYPES = (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit)
 
 
@@ -37,7 +50,7 @@ def store(tmp_path) -> SettingsStore:
 @pytest.fixture
 def window(qtbot, store, tmp_path):
     log = SpeechLog(tmp_path / "speech.log")
-    win = MainWindow(store, LaunchOptions(speech_enabled=False), speech_log=log)
+    win = MainWindow(store, LaunchOptions(speech_enabled=False), speech_log=log, screen_reader=quiet_reader())
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -132,6 +145,27 @@ def test_the_settings_dialog_is_fully_named_and_every_field_has_a_label(qtbot, w
     dialog.reject()
 
 
+def test_the_settings_dialog_offers_exactly_the_declared_ranges_and_choices(qtbot):
+    from ferdesk.session.settings import SPECS
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    assert (dialog.rate.minimum(), dialog.rate.maximum()) == SPECS["speech_rate"].value_range
+    assert (dialog.hold.minimum(), dialog.hold.maximum()) == SPECS["hold_seconds"].value_range
+    assert (dialog.gap.minimum(), dialog.gap.maximum()) == SPECS["min_gap_seconds"].value_range
+    low, high = SPECS["confidence_threshold"].value_range
+    assert (dialog.threshold.minimum(), dialog.threshold.maximum()) == (round(low * 100), round(high * 100))
+    low, high = SPECS["volume"].value_range
+    assert (dialog.volume.minimum(), dialog.volume.maximum()) == (round(low * 100), round(high * 100))
+    for field, name in (
+        (dialog.output, "output"),
+        (dialog.verbosity, "verbosity"),
+        (dialog.detector, "detector"),
+    ):
+        offered = [field.itemData(i) for i in range(field.count())]
+        assert offered == list(SPECS[name].choices), name
+
+
 def test_the_settings_dialog_returns_what_was_set_with_the_keyboard(qtbot):
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
@@ -191,7 +225,7 @@ def lines(path) -> list[str]:
 
 def test_repeat_key_re_announces_to_timeline_screen_reader_and_log(qtbot, window):
     window.apply_settings(AppSettings(output="screen_reader"))
-    window.announcer.status("Camera 0 disconnected.")
+    window.session.status("Camera 0 disconnected.")
     assert window.timeline.texts()[-1] == "Camera 0 disconnected."
     assert window.screen_reader.sent[-1].text == "Camera 0 disconnected."
     sent_before, shown_before = len(window.screen_reader.sent), window.timeline.count()
@@ -207,12 +241,8 @@ def test_repeat_key_re_announces_to_timeline_screen_reader_and_log(qtbot, window
     assert all(re.match(r"^\S+\t.+$", line) for line in logged)
 
 
-def fake_result(faces: list[TrackedFace]) -> FrameResult:
-    import time
-
-    import numpy as np
-
-    frame = Frame(index=1, timestamp=time.monotonic(), rgb=np.zeros((480, 640, 3), np.uint8))
+def fake_result(faces: list[TrackedFace], index: int = 1) -> FrameResult:
+    frame = Frame(index=index, timestamp=time.monotonic(), rgb=np.zeros((480, 640, 3), np.uint8))
     return FrameResult(frame=frame, faces=faces, model_name="test")
 
 
@@ -221,13 +251,8 @@ def test_mute_verbosity_and_describe_keys(qtbot, window, monkeypatch):
     happy = TrackedFace(
         track_id=3, box=Box(40, 100, 120, 120), emotion="happy", confidence=0.9, position="left"
     )
-    window.current_result = fake_result([happy])
-
-    class Running:
-        def is_running(self):
-            return True
-
-    monkeypatch.setattr(window, "worker", Running())
+    window.session.current_result = fake_result([happy])
+    monkeypatch.setattr(window.session, "is_running", lambda: True)
     qtbot.keyClick(window.video, Qt.Key.Key_D)
     assert window.timeline.texts()[-1] == "one person, on the left: appears happy"
 
@@ -238,16 +263,15 @@ def test_mute_verbosity_and_describe_keys(qtbot, window, monkeypatch):
 
     sent = len(window.screen_reader.sent)
     qtbot.keyClick(window.video, Qt.Key.Key_M)
-    assert window.announcer.muted and window.commands["mute"].isChecked()
+    assert window.session.muted and window.commands["mute"].isChecked()
     assert window.screen_reader.sent[-1].text.startswith("Muted")  # the mute itself is confirmed
     sent = len(window.screen_reader.sent)
-    window.announcer.status("Something happened.")
+    window.session.status("Something happened.")
     assert len(window.screen_reader.sent) == sent  # muted: not sent ...
     assert window.timeline.texts()[-1] == "Something happened."  # ... but shown and logged
     assert lines(window.speech_log_path)[-1].endswith("\tSomething happened.")
     qtbot.keyClick(window.video, Qt.Key.Key_M)
-    assert not window.announcer.muted
-    monkeypatch.setattr(window, "worker", None)
+    assert not window.session.muted
 
 
 def test_space_starts_and_stops_but_presses_a_focused_button(qtbot, window):
@@ -310,18 +334,366 @@ def test_the_faces_panel_reads_in_words_and_the_video_describes_the_scene(qtbot,
     assert window.faces.face_texts() == ["No face in view."]
 
 
-def test_announcements_reach_an_active_accessibility_layer(window):
+def test_the_video_says_what_it_shows_and_d_describes_the_scene_in_words(qtbot, store):
+    """What the focused video tells a screen reader, and what D says, for a real scene."""
+    window = MainWindow(
+        store, LaunchOptions(speech_enabled=False), runner_factory=SceneRunner, screen_reader=quiet_reader()
+    )
+    qtbot.addWidget(window)
+    window.show()
+    assert window.video.accessibleName() == "Video"
+    assert window.video.accessibleDescription().startswith("No video yet. Press D to hear the faces in view")
+    window.open_source_spec("demo")
+    assert window.video.accessibleDescription().startswith("Video from demo. Press D")
+    runner = SceneRunner.made[-1]
+    faces = [person(1, 500, "sad", 0.3), person(2, 60, "happy", 0.82)]
+    runner.on_result(fake_result(faces, 5))
+    qtbot.waitUntil(lambda: window.current_result is not None)
+    qtbot.keyClick(window.video, Qt.Key.Key_D)
+    assert window.timeline.texts()[-1] == "two people. left: appears happy. right: expression unclear"
+    runner.on_status("ended", "End of demo.")
+    qtbot.waitUntil(lambda: window.video.accessibleDescription().startswith("End of demo."))
+    assert window.faces.face_texts() == ["End of demo."]
+    window.close()
+
+
+@pytest.fixture
+def reader_window(qtbot, store):
+    """A window whose screen-reader bridge is told which reader runs (no looking around)."""
+    from ferdesk.ui.screen_reader import ScreenReaderBridge
+
+    bridge = ScreenReaderBridge(watch=False)
+    win = MainWindow(store, LaunchOptions(speech_enabled=False), screen_reader=bridge)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.apply_settings(AppSettings(output="screen_reader"))
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def accessibility_on():
     from PySide6.QtGui import QAccessible
 
-    assert window.screen_reader.supported  # PySide6 >= 6.8 has QAccessibleAnnouncementEvent
-    window.apply_settings(AppSettings(output="screen_reader"))
-    window.announcer.status("Offscreen, no screen reader listens.")
-    assert window.screen_reader.sent[-1].delivered is False
     was_active = QAccessible.isActive()
     QAccessible.setActive(True)  # what Qt does when AT-SPI reports a running screen reader
-    try:
-        window.announcer.status("Now one does.")
-    finally:
-        QAccessible.setActive(was_active)
-    assert window.screen_reader.sent[-1].text == "Now one does."
+    yield
+    QAccessible.setActive(was_active)
+
+
+def test_announcements_reach_the_accessibility_layer_as_announcement_events(
+    reader_window, monkeypatch, accessibility_on
+):
+    """NVDA / VoiceOver / Orca >= 45.2: fails if no announcement event reaches Qt's layer."""
+    from PySide6.QtGui import QAccessible
+
+    from ferdesk.speech.screen_readers import ScreenReaderInfo
+
+    window = reader_window
+    assert window.screen_reader.supported  # PySide6 >= 6.8 has QAccessibleAnnouncementEvent
+    window.screen_reader.set_info(ScreenReaderInfo(running=None))  # a platform that takes the event
+    events = []
+    original = QAccessible.updateAccessibility
+
+    def record(event):
+        if event.type() == QAccessible.Event.Announcement:
+            events.append((event.object(), event.message(), event.politeness()))
+        original(event)
+
+    monkeypatch.setattr(QAccessible, "updateAccessibility", staticmethod(record))
+    window.session.status("Camera 0 connected.")
+    window.commands["say_status"].trigger()  # Ctrl+I
+    messages = [message for _, message, _ in events]
+    assert messages[0] == "Camera 0 connected."
+    assert messages[1].startswith("Stopped: none.")
+    assert all(source is window for source, _, _ in events)
+    assert events[0][2] == QAccessible.AnnouncementPoliteness.Assertive  # status lines interrupt
     assert window.screen_reader.sent[-1].delivered is True
+
+
+def test_orca_43_gets_announcements_as_a_shown_notification(reader_window, accessibility_on):
+    """Orca before 45.2 ignores announcement events; a shown Notification object reaches it."""
+    from PySide6.QtGui import QAccessible
+
+    from ferdesk.speech.screen_readers import ScreenReaderInfo
+
+    window = reader_window
+    window.screen_reader.set_info(ScreenReaderInfo(running=True, name="Orca", version=(43, 1)))
+    window.session.status("No camera found.")
+    notifiers = [w for w in window.findChildren(QWidget, "announcementNotifier") if w.isVisible()]
+    assert [w.accessibleName() for w in notifiers] == ["No camera found."]
+    interface = QAccessible.queryAccessibleInterface(notifiers[0])
+    assert interface is not None and interface.role() == QAccessible.Role.Notification
+    assert interface.text(QAccessible.Text.Name) == "No camera found."
+    assert window.screen_reader.sent[-1].route == "notification"
+
+
+def test_the_status_bar_reads_with_its_values(window):
+    window._refresh_status()
+    names = {key: label.accessibleName() for key, label in window.status_fields.labels.items()}
+    assert names == {
+        "source": "Source: none",
+        "model": "Model: default",
+        "fps": "Frames per second: 0",
+        "latency": "Latency: not measured yet",
+    }
+    assert window.source_label.text() == "source: none"
+
+
+def test_the_problem_strip_reads_the_message_not_a_fixed_name(window):
+    window.notice.show_message("warning", "Camera 0 disconnected.")
+    assert window.notice.message.accessibleName() == "Warning: Camera 0 disconnected."
+    window.notice.show_message("error", "No camera found.")
+    assert window.notice.message.accessibleName() == "Problem: No camera found."
+
+
+def test_timeline_rows_read_words_first_and_the_time_last(window):
+    from datetime import datetime
+
+    item = window.timeline.add_entry(
+        "one person, on the left: appears happy", datetime(2026, 12, 1, 21, 27, 42)
+    )
+    assert item.text() == "one person, on the left: appears happy (21:27:42)"
+    assert window.timeline.texts()[-1] == "one person, on the left: appears happy"
+
+
+def test_large_text_key_is_spoken(qtbot, window):
+    qtbot.keyClick(window.video, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert window.settings.large_text and window.timeline.texts()[-1] == "Large text on."
+    qtbot.keyClick(window.video, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert not window.settings.large_text and window.timeline.texts()[-1] == "Large text off."
+
+
+class RecordingSpeech:
+    """Built-in speech that records what it is asked to say (the routing is what is tested here)."""
+
+    made: list = []  # noqa: RUF012
+
+    def __init__(self, settings, on_error) -> None:
+        self.on_error, self.available, self.said = on_error, True, []
+        RecordingSpeech.made.append(self)
+
+    def say(self, text: str, interrupt: bool = False) -> None:
+        self.said.append(text)
+
+    def set_rate(self, wpm) -> None:
+        pass
+
+    def set_volume(self, v) -> None:
+        pass
+
+    def set_voice(self, voice_id) -> None:
+        pass
+
+    def voices(self) -> list:
+        return []
+
+    def close(self, timeout: float = 5.0) -> None:
+        pass
+
+
+class RecordingDispatcher:
+    """speech-dispatcher as the bridge uses it (the route Orca speaks through)."""
+
+    def __init__(self, on_error) -> None:
+        self.said: list[str] = []
+
+    def say(self, text: str, interrupt: bool = False) -> None:
+        self.said.append(text)
+
+    def close(self) -> None:
+        pass
+
+
+ENGINE_FAILURE = (
+    "No audio player found (looked for aplay, paplay, pw-play). Install alsa-utils to hear speech; "
+    "announcements stay on screen and go to the screen reader."
+)
+
+
+@pytest.mark.parametrize("reader_running", [False, True])
+def test_failed_speech_warning_is_sent_where_it_can_be_heard_and_tells_the_truth(
+    qtbot, store, reader_running
+):
+    from ferdesk.speech.screen_readers import ScreenReaderInfo
+    from ferdesk.ui.screen_reader import ScreenReaderBridge
+
+    dispatchers: list[RecordingDispatcher] = []
+    bridge = ScreenReaderBridge(
+        watch=False,
+        dispatcher_factory=lambda on_error: (
+            dispatchers.append(RecordingDispatcher(on_error)) or dispatchers[-1]
+        ),
+    )
+    bridge.set_info(
+        ScreenReaderInfo(running=reader_running, name="Orca" if reader_running else None, version=(43, 1))
+    )
+    window = MainWindow(store, LaunchOptions(), speech_factory=RecordingSpeech, screen_reader=bridge)
+    qtbot.addWidget(window)
+    window.apply_settings(AppSettings(output="speech"))
+    window.session.speech.on_error(ENGINE_FAILURE)
+    qtbot.waitUntil(lambda: not window.notice.isHidden())
+    warning = window.timeline.texts()[-1]
+    assert warning.startswith("Built-in speech failed: No audio player found")
+    assert "Install alsa-utils to hear speech." in warning
+    assert "Built-in speech failed" in window.notice.text()
+    assert window.screen_reader.sent[-1].text == warning  # handed to the screen-reader route
+    if reader_running:  # Orca runs (Qt's accessibility off): it hears it through speech-dispatcher
+        assert warning.endswith("Announcements now go to your screen reader.")
+        assert dispatchers and dispatchers[-1].said[-1] == warning
+    else:  # nobody listens: the warning must not send the user to a screen reader
+        assert "go to the screen reader" not in warning and "go to your screen reader" not in warning
+        assert "No screen reader is running either" in warning
+    window.close()
+
+
+class SceneRunner:
+    """Stands in for LiveRunner: the test hands it results to deliver as the processing thread would."""
+
+    made: list = []  # noqa: RUF012
+
+    def __init__(self, spec, analyzer_factory, *, on_result, on_status, **kwargs) -> None:
+        self.on_result, self.on_status, self.running = on_result, on_status, False
+        self.source_name, self.stats = None, None
+        SceneRunner.made.append(self)
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.running = False
+
+    def is_running(self) -> bool:
+        return self.running
+
+    def set_mirror(self, mirror) -> None:
+        pass
+
+    def set_user_facing_camera(self, value) -> None:
+        pass
+
+
+def person(track_id: int, x: int, emotion: str = "happy", confidence: float = 0.9) -> TrackedFace:
+    position = "left" if x < 213 else "right" if x > 426 else "centre"
+    return TrackedFace(track_id, Box(x, 100, 80, 80), emotion, confidence, {emotion: confidence}, position)
+
+
+def test_faces_list_rows_stay_put_with_small_numbers_and_entering_it_speaks_the_row(qtbot, store):
+    from PySide6.QtCore import QPersistentModelIndex
+
+    RecordingSpeech.made.clear()
+    window = MainWindow(
+        store,
+        LaunchOptions(),
+        speech_factory=RecordingSpeech,
+        runner_factory=SceneRunner,
+        screen_reader=quiet_reader(),
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.apply_settings(AppSettings(output="speech", hold_seconds=0.0))
+    window.open_source_spec("demo")
+    runner = SceneRunner.made[-1]
+
+    def deliver(faces, index):
+        runner.on_result(fake_result(faces, index))
+        qtbot.waitUntil(
+            lambda: window.current_result is not None and window.current_result.frame.index == index
+        )
+
+    deliver([person(54, 60), person(55, 500, "sad")], 1)
+    qtbot.waitUntil(lambda: window.faces.face_texts()[0].startswith("Person 1"))
+    assert window.faces.face_texts() == [
+        "Person 1, left: appears happy, 90 %",
+        "Person 2, right: appears sad, 90 %",
+    ]
+    rows = [QPersistentModelIndex(window.faces.indexFromItem(window.faces.topLevelItem(i))) for i in range(2)]
+    # The tracker re-numbers the left person (54 -> 69) and the panel updates a while later.
+    for index in range(2, 40):
+        deliver([person(69, 62 + index % 3), person(55, 500, "sad")], index)
+        qtbot.wait(20)
+    qtbot.waitUntil(lambda: window.faces.face_texts()[0] == "Person 1, left: appears happy, 90 %")
+    assert all(row.isValid() for row in rows)  # the same row objects: nothing was rebuilt
+    assert [row.row() for row in rows] == [0, 1]
+    # The overlay names the same people as the panel.
+    assert window.video.numbers == {69: 1, 55: 2}
+
+    speech = RecordingSpeech.made[-1]
+    qtbot.keyClick(window.video, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert window.focusWidget() is window.faces
+    assert window.faces.currentItem() is window.faces.topLevelItem(0)
+    assert speech.said[-1] == "Person 1, left: appears happy, 90 %"
+    window.close()
+
+
+def test_accessibility_updates_come_at_a_bounded_rate(qtbot, store):
+    """60 results a second for 2 s, every probability moving: the panel and status bar stay calm."""
+    window = MainWindow(
+        store, LaunchOptions(speech_enabled=False), runner_factory=SceneRunner, screen_reader=quiet_reader()
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.open_source_spec("demo")
+    runner = SceneRunner.made[-1]
+    model_changes = []
+    window.faces.model().dataChanged.connect(lambda *args: model_changes.append(1))
+    panel_before, status_before = window.faces.text_changes, window.status_fields.changes
+    started = time.monotonic()
+    index = 0
+    while time.monotonic() - started < 2.0:
+        index += 1
+        wobble = 0.55 + 0.4 * ((index * 7) % 10) / 10
+        runner.on_result(fake_result([person(1, 60, "happy", wobble), person(2, 500, "sad", wobble)], index))
+        qtbot.wait(16)
+    elapsed = time.monotonic() - started
+    assert window.session.results_received >= 30  # however loaded the machine, a real stream
+    panel_rate = (window.faces.text_changes - panel_before) / elapsed
+    # Two people: 2 rows at <= 2 updates/s, their 2 x 7 detail rows at <= 1 update/s.
+    assert panel_rate <= 2 * 2 * 1.5 + 14 * 1.5, panel_rate
+    assert len(model_changes) / elapsed <= 40, len(model_changes) / elapsed
+    assert (window.status_fields.changes - status_before) / elapsed <= 4
+    window.close()
+
+
+def test_with_the_camera_facing_me_panel_order_matches_speech_order(qtbot, window):
+    """The order bug: speech said "left: sad. right: happy" while the panel listed happy first."""
+    from ferdesk.speech.policy import describe_faces
+    from ferdesk.vision.analyze import Face
+    from ferdesk.vision.tracking import FaceTracker
+
+    tracker = FaceTracker(user_facing_camera=True)
+    detections = [
+        Face(Box(60, 100, 80, 80), 0.9, "happy", 0.9, {"happy": 0.9, "sad": 0.1}),  # image left
+        Face(Box(500, 100, 80, 80), 0.9, "sad", 0.9, {"happy": 0.1, "sad": 0.9}),  # image right
+    ]
+    faces = tracker.update(detections, 640, 480)
+    spoken = describe_faces(faces)
+    assert spoken == "two people. left: appears sad. right: appears happy"
+    window.faces.set_faces(faces)
+    assert window.faces.face_texts() == [
+        "Person 1, left: appears sad, 90 %",
+        "Person 2, right: appears happy, 90 %",
+    ]
+    window.faces.set_faces(list(reversed(faces)))  # whatever order the faces arrive in
+    assert window.faces.face_texts()[0].startswith("Person 1, left: appears sad")
+
+
+def test_face_labels_do_not_cover_each_other_with_large_text_in_a_small_view(qtbot, window):
+    from ferdesk.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    big = view.font()
+    big.setPointSizeF(big.pointSizeF() * 2.5)
+    view.setFont(big)
+    view.resize(320, 240)
+    view.show()
+    faces = [person(1, 200, "happy"), person(2, 290, "surprise"), person(3, 380, "neutral", 0.3)]
+    view.set_result(fake_result(faces), {1: 1, 2: 2, 3: 3})
+    view.grab()  # paint
+    rects = view.label_rects
+    assert len(rects) == 3
+    for i, first in enumerate(rects):
+        for second in rects[i + 1 :]:
+            assert not first.intersects(second), (first, second)

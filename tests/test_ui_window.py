@@ -19,7 +19,7 @@ from ferdesk.capture.sources import CaptureError, FrameSource
 from ferdesk.capture.synthetic import ASTRONAUT_FACE, write_video
 from ferdesk.live import LiveRunner
 from ferdesk.ui.main_window import LaunchOptions, MainWindow
-from ferdesk.ui.overlay import colour_for, face_label
+from ferdesk.ui.overlay import colour_for, face_label, text_colour_on
 from ferdesk.ui.settings import AppSettings, SettingsStore
 from ferdesk.ui.video_view import wrap_rgb
 from ferdesk.vision.results import Frame, FrameResult
@@ -43,7 +43,18 @@ def astronaut_video(tmp_path_factory) -> str:
     return str(path)
 
 
+def quiet_reader():
+    """A screen-reader bridge that knows none runs: whatever runs on the test machine stays out."""
+    from ferdesk.speech.screen_readers import ScreenReaderInfo
+    from ferdesk.ui.screen_reader import ScreenReaderBridge
+
+    bridge = ScreenReaderBridge(watch=False)
+    bridge.set_info(ScreenReaderInfo(running=False))
+    return bridge
+
+
 def make_window(qtbot, store, **kwargs) -> MainWindow:
+    kwargs.setdefault("screen_reader", quiet_reader())
     window = MainWindow(store, LaunchOptions(speech_enabled=False), **kwargs)
     qtbot.addWidget(window)
     window.resize(1000, 640)
@@ -113,14 +124,30 @@ def test_video_frames_are_drawn_with_a_coloured_box_and_label_over_the_face(qtbo
     # The label: a filled block of the same colour just above the box, holding dark or light text.
     label_band = [(box.left() + dx, box.top() - 8) for dx in range(4, 40, 4)]
     assert sum(close_enough(grab, x, y, expected) for x, y in label_band) >= len(label_band) // 2
-    assert face_label(face, window.settings.confidence_threshold).startswith(f"{face.track_id}: ")
+    # The label's text is drawn: inside the label block, pixels of the text colour form the glyphs
+    # of "1: happy 82 %" (its width as the label font measures it), not just a coloured block.
+    [label] = window.video.label_rects
+    assert label.bottom() <= box.top() + 2  # above the face, not over it
+    ink = text_colour_on(expected)
+    inside = [
+        (x, y) for x in range(round(label.left()) + 2, round(label.right()) - 2)
+        for y in range(round(label.top()) + 2, round(label.bottom()) - 2)
+    ]  # fmt: skip
+    inked = [(x, y) for x, y in inside if close_enough(grab, x, y, ink, tolerance=60)]
+    assert len(inked) >= 0.04 * len(inside), f"{len(inked)} of {len(inside)} label pixels are text"
+    inked_columns = {x for x, _ in inked}
+    assert max(inked_columns) - min(inked_columns) >= 0.6 * label.width()  # text across the label
+    number = window.session.people.number(face.track_id)
+    assert number == 1
+    assert face_label(face, window.settings.confidence_threshold, number).startswith("1: ")
 
     # The side panel names the same person, and the status bar shows what runs.
-    qtbot.waitUntil(
-        lambda: any(text.startswith(f"Person {face.track_id}") for text in window.faces.face_texts())
-    )
-    qtbot.waitUntil(
-        lambda: "fps" in window.fps_label.text() and not window.fps_label.text().startswith("0.0")
+    qtbot.waitUntil(lambda: any(text.startswith("Person 1, ") for text in window.faces.face_texts()))
+    qtbot.waitUntil(lambda: "fps" in window.fps_label.text() and window.fps_label.text() != "0 fps")
+    # The status bar reads with its values (a label's accessible name replaces its text).
+    assert window.fps_label.accessibleName() == f"Frames per second: {window.fps_label.text().split()[0]}"
+    assert window.source_label.accessibleName().startswith("Source: ") and "astronaut.mp4" in (
+        window.source_label.accessibleName()
     )
     assert "astronaut.mp4" in window.source_label.text()
     assert result.model_name in window.model_label.text()
@@ -134,7 +161,7 @@ def test_the_event_loop_stays_responsive_while_frames_are_analysed(qtbot, store,
     window = make_window(qtbot, store)
     window.open_source_spec(astronaut_video)
     wait_for_faces(qtbot, window)
-    received_before = window.worker.results_received
+    received_before = window.session.results_received
 
     ticks: list[float] = []
     timer = QTimer()
@@ -145,7 +172,7 @@ def test_the_event_loop_stays_responsive_while_frames_are_analysed(qtbot, store,
     timer.stop()
 
     gaps_ms = np.diff(ticks) * 1000
-    analysed = window.worker.results_received - received_before
+    analysed = window.session.results_received - received_before
     assert analysed >= 5, f"only {analysed} frames analysed in 2 s"
     assert len(ticks) > 50
     assert gaps_ms.max() < 200, f"the GUI thread stalled for {gaps_ms.max():.0f} ms"
@@ -225,7 +252,7 @@ def test_camera_lost_mid_stream_shows_and_says_it_then_recovers(qtbot, store, as
     shown = window.timeline.count()
     qtbot.keyClick(window.video, Qt.Key.Key_D)  # "describe" while lost says why there is nothing
     assert window.timeline.count() == shown + 1 and window.timeline.texts()[-1] == lost_message
-    assert window.worker.is_running()
+    assert window.session.is_running()
 
     # Plugged back in: the runner reopens it, the message goes away and the user hears it.
     camera.plug_in.set()
@@ -253,6 +280,9 @@ def test_no_camera_offers_the_demo_and_the_demo_button_works(qtbot, store):
     window.start()  # the saved "start with" source: camera 0
     qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=10_000)
     assert "no camera found" in window.notice.text().lower()
+    # The video no longer claims to show the camera; it says why there is no picture.
+    description = window.video.accessibleDescription()
+    assert "Video from Camera 0" not in description and description.startswith("No picture: No camera found")
     spoken = [t for t in window.timeline.texts() if "no camera" in t.lower()]
     assert len(spoken) == 1
     qtbot.wait(800)  # the runner keeps retrying; the user is not told again each time
@@ -281,7 +311,11 @@ def test_a_broken_model_is_reported_in_the_window(qtbot, store, tmp_path, astron
     bad = tmp_path / "broken.tflite"
     bad.write_bytes(b"this is not a flatbuffer")
     bad.with_suffix(".json").write_text(default_emotion_model().with_suffix(".json").read_text())
-    window = MainWindow(store, LaunchOptions(speech_enabled=False, model_path=bad, scripted=True))
+    window = MainWindow(
+        store,
+        LaunchOptions(speech_enabled=False, model_path=bad, scripted=True),
+        screen_reader=quiet_reader(),
+    )
     qtbot.addWidget(window)
     window.show()
     window.open_source_spec(astronaut_video)
@@ -313,7 +347,7 @@ def test_snapshot_writes_only_the_chosen_file(qtbot, store, tmp_path, astronaut_
 def test_settings_persist_and_bad_stored_values_fall_back(qtbot, tmp_path):
     path = str(tmp_path / "s.ini")
     store = SettingsStore(QSettings(path, QSettings.Format.IniFormat))
-    window = MainWindow(store, LaunchOptions(speech_enabled=False))
+    window = MainWindow(store, LaunchOptions(speech_enabled=False), screen_reader=quiet_reader())
     qtbot.addWidget(window)
     changed = AppSettings(
         speech_rate=320,
@@ -381,26 +415,26 @@ def test_built_in_speech_speaks_announcements_and_stops_with_the_window(qtbot, s
         engines.append(_make_speech_engine(settings, on_error))
         return engines[-1]
 
-    window = MainWindow(store, LaunchOptions(), speech_factory=speech_factory)
+    window = MainWindow(store, LaunchOptions(), speech_factory=speech_factory, screen_reader=quiet_reader())
     qtbot.addWidget(window)
     window.apply_settings(AppSettings(output="speech", speech_rate=400))
-    assert len(engines) == 1 and window.announcer.speech is engines[0]
+    assert len(engines) == 1 and window.session.speech is engines[0]
     engine = engines[0]
     if not engine.available:
         pytest.skip(f"no speech engine on this machine: {engine.last_error}")
     # Each utterance is synthesised by espeak-ng and handed to the audio player (which fails on a
     # machine without a sound card: that is reported in the window, not raised). Status messages
     # interrupt older speech, so the second is said after the first has started.
-    window.announcer.status("Camera 0 disconnected.")
+    window.session.status("Camera 0 disconnected.")
     qtbot.waitUntil(lambda: engine.utterances_started >= 1, timeout=20_000)
-    window.announcer.status("Camera 0 connected.")
+    window.session.status("Camera 0 connected.")
     qtbot.waitUntil(lambda: engine.utterances_started >= 2, timeout=20_000)
     window.close()
     assert not any(t.name == "ferdesk-speech" and t.is_alive() for t in threading.enumerate())
 
 
 def test_mirror_from_the_command_line_is_not_saved(qtbot, store):
-    window = MainWindow(store, LaunchOptions(speech_enabled=False, mirror=True))
+    window = MainWindow(store, LaunchOptions(speech_enabled=False, mirror=True), screen_reader=quiet_reader())
     qtbot.addWidget(window)
     assert window.commands["mirror"].isChecked()
     window.commands["verbosity"].trigger()  # saving any other setting ...
@@ -439,32 +473,37 @@ class BurstRunner:
         pass
 
 
-def test_worker_keeps_only_the_newest_result_and_queues_at_most_one_signal(qtbot):
-    from ferdesk.ui.worker import LiveWorker
+def test_results_reach_the_window_as_signals_with_their_payload_newest_only(qtbot, store):
+    """300 results from a runner thread: one queued display call, carrying the newest result."""
+    from ferdesk.session import Session
+    from ferdesk.ui.worker import SessionSignals, UiThreadCalls
 
-    hook_calls = []
+    calls = UiThreadCalls()
+    session = Session(AppSettings(), runner_factory=BurstRunner, call_soon=calls)
+    signals = SessionSignals(session)
+    shown, statuses, frames = [], [], []
+    signals.resultReady.connect(shown.append)
+    signals.sourceChanged.connect(statuses.append)
+    session.frames.add(lambda result: frames.append(result.frame.index))
 
     def failing_hook(result):
-        hook_calls.append(result.frame.index)
-        raise RuntimeError("policy broke")
+        raise RuntimeError("listener broke")
 
-    worker = LiveWorker("demo", lambda: None, runner_factory=BurstRunner, on_result=failing_hook)
-    signals, statuses = [], []
-    worker.resultReady.connect(lambda: signals.append(1))
-    worker.statusChanged.connect(lambda kind, message: statuses.append((kind, message)))
-    assert worker.start()
-    worker.runner.thread.join(10)
-    qtbot.wait(50)  # deliver whatever the burst queued
+    session.frames.add(failing_hook)
+    assert session.open_source("demo")
+    session.runner.thread.join(10)
+    qtbot.waitUntil(lambda: any(change.state == "ended" for change in statuses), timeout=5_000)
 
-    assert worker.results_received == 300
-    assert len(signals) == 1  # 300 results, one queued signal: nothing piles up
-    assert worker.take_latest().frame.index == 299  # the newest wins
-    assert worker.take_latest() is None
-    # A failing per-result hook is reported once and never stops the stream.
-    assert hook_calls == list(range(300))
-    assert [kind for kind, _ in statuses] == ["warning", "ended"]
-    assert "policy broke" in statuses[0][1]
-    assert worker.stop()
+    assert session.results_received == 300
+    assert frames == list(range(300))  # the frame hook saw every frame, on the runner's thread
+    results = [r for r in shown if r is not None]
+    # Nothing piles up: the display got at most a few results (latest wins), the last one the newest.
+    assert 1 <= len(results) <= 3 and results[-1].frame.index == 299
+    assert session.current_result is results[-1]
+    # A failing frame listener is reported once (a warning) and never stops the stream.
+    notes = [change.message for change in statuses if change.status_bar]
+    assert sum("listener broke" in note for note in notes) == 1
+    session.close()
 
 
 def test_the_smiling_astronaut_is_shown_and_announced_as_happy(qtbot, store, astronaut_video):

@@ -184,7 +184,7 @@ def write_video(
                 )
             if writer is None:
                 size = (frame.shape[1], frame.shape[0])
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), size)
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), float(fps), size)
                 if not writer.isOpened():
                     raise OSError(
                         f"{path}: OpenCV could not open a {fourcc!r} video writer for {size[0]}x{size[1]} "

@@ -20,7 +20,7 @@ Why it is built this way (pyttsx3 2.99, see ``shared/notes/accessibility.md``):
   serialised by a process-wide lock, and rate, volume, voice and callback are re-applied before
   each utterance, so two SpeechEngine objects (e.g. in tests) cannot steal each other's audio.
 * With no sound card the player fails; that is reported once through ``on_error`` and the app
-  goes on (announcements are still shown and sent to the screen reader).
+  goes on (the session decides where announcements go instead).
 
 Other pyttsx3 drivers (sapi5, nsss, dummy) speak through the driver's own ``say``; interruption
 there is best effort: an interrupt flag checked in the ``started-word`` callback calls ``stop()``.
@@ -209,7 +209,7 @@ class SpeechEngine:
                 self._wake.notify_all()
             self._fail(
                 f"The speech engine did not start within {start_timeout:g} s; ferdesk continues "
-                "without speech (announcements stay on screen and go to the screen reader)."
+                "without built-in speech."
             )
 
     # -- public API --------------------------------------------------------------------------
@@ -434,7 +434,7 @@ class SpeechEngine:
             if self._player is None:
                 self._report(
                     "No audio player found (looked for aplay, paplay, pw-play). Install alsa-utils "
-                    "to hear speech; announcements stay on screen and go to the screen reader."
+                    "to hear speech."
                 )
         if self._voice_id is not None:
             self._voices_cache = self._list_voices(engine)
@@ -537,7 +537,7 @@ class SpeechEngine:
             reason = detail[-1].strip() if detail else f"exit status {process.returncode}"
             self._report(
                 f"Could not play speech through {Path(command[0]).name}: {reason}. Is a sound card or "
-                "audio server available? Announcements stay on screen and go to the screen reader."
+                "audio server available?"
             )
 
     def _speak_natively(self, engine: Any, command: _Say) -> None:
@@ -614,7 +614,9 @@ def _check_volume(volume: Any) -> float:
 
 def _explain_start_failure(driver: str | None, exc: BaseException) -> str:
     """A message for the user about why there is no speech, with what to do about it."""
-    tail = " ferdesk keeps running: announcements stay on screen and go to the screen reader."
+    # No claim about where announcements go instead: that depends on what else works (a screen
+    # reader may not run), and the session's router says it (ferdesk.session.routing).
+    tail = " ferdesk keeps running without built-in speech."
     if isinstance(exc, ModuleNotFoundError) and "pyttsx3.drivers" in str(exc):
         return f"Unknown speech driver {driver!r} ({exc}); leave it unset to use the system default." + tail
     if isinstance(exc, ModuleNotFoundError):

@@ -9,8 +9,9 @@ few spoken sentences, following findings collected in ``shared/notes/accessibili
   ``min_gap_seconds`` apart. A label that flickers never holds, so it is never spoken.
 * Admit doubt in words: "appears happy", never "is happy"; below ``confidence_threshold`` say
   "expression unclear" instead of a guess.
-* Count first, then position, then expression, left to right:
-  "two people. left: appears happy. right: appears neutral".
+* Count first, then position, then expression, left to right from the user's side — the one
+  order and the one reading of :mod:`ferdesk.vision.reading`, which the faces panel and the video
+  overlay use too: "two people. left: appears happy. right: appears neutral".
 * Status and aiming help: "no face in view", "face at the left edge, partly out of frame",
   "a face far away, too small to read".
 * Never describe age, gender, ethnicity or identity; ``track_id`` is only used to follow the same
@@ -32,19 +33,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
-from ferdesk.vision.emotions import EMOTION_WORDS
+from ferdesk.vision.reading import (
+    TOO_SMALL,
+    UNCLEAR,
+    emotion_word,
+    normal_position,
+    order_key,
+    place_label,
+    place_phrase,
+    read_face,
+)
 from ferdesk.vision.results import TrackedFace
 
 VERBOSITY_LEVELS = ("brief", "full")
 POSITION_STYLES = ("sides", "clock")
 ANNOUNCEMENT_KINDS = ("scene", "status", "repeat", "describe")
 
-#: Spoken instead of a label when the model is not confident enough (or the reading did not settle).
-UNCLEAR = "expression unclear"
-#: Spoken for a face that is detected but too small to classify.
-TOO_SMALL = "a face far away, too small to read"
+# UNCLEAR and TOO_SMALL come from ferdesk.vision.reading: speech, panel and overlay read alike.
 NO_FACE = "no face in view"
 
 # Internal category names of a face's expression besides the emotion labels themselves.
@@ -55,11 +62,6 @@ _TOO_SMALL_KEY = "?far"
 #: confirmed a little more slowly than arrivals (hold_seconds), so a tracker that loses a face and
 #: re-finds it under a new id within hold/2 is not heard as "no face in view" in between.
 LEAVE_FACTOR = 1.5
-
-_POSITION_ORDER = {"left": 0, "centre": 1, "right": 2}
-_CLOCK_HOURS = {"left": 10, "centre": 12, "right": 2}
-_SIDE_LABELS = {"left": "left", "centre": "centre", "right": "right"}
-_SIDE_PHRASES = {"left": "on the left", "centre": "in the centre", "right": "on the right"}
 
 
 _SMALL_NUMBERS = [
@@ -171,11 +173,13 @@ class _FaceView:
 
 
 def _expression_category(face: TrackedFace, threshold: float) -> str:
-    if face.too_small:
+    """The policy's comparable category for a face, from the one shared reading."""
+    reading = read_face(face, threshold)
+    if reading.kind == "too_small":
         return _TOO_SMALL_KEY
-    if face.emotion is None or not math.isfinite(face.confidence) or face.confidence < threshold:
+    if reading.kind == "unclear" or reading.emotion is None:
         return _UNCLEAR_KEY
-    return face.emotion
+    return reading.emotion
 
 
 def _edge_of(face: TrackedFace) -> str | None:
@@ -192,14 +196,14 @@ def _edge_of(face: TrackedFace) -> str | None:
 
 
 def _sort_key(face: TrackedFace) -> tuple[int, float]:
-    # Position first (it already accounts for a mirrored camera); the box centre breaks ties.
-    return (_POSITION_ORDER.get(face.position, 1), face.box.x + face.box.w / 2.0)
+    # The one left-to-right order (ferdesk.vision.reading): the panel and overlay use the same.
+    return order_key(face)
 
 
 def _view_of(face: TrackedFace, config: PolicyConfig) -> _FaceView:
     return _FaceView(
         sort_key=_sort_key(face),
-        position=face.position if face.position in _POSITION_ORDER else "centre",
+        position=normal_position(face.position),
         category=_expression_category(face, config.confidence_threshold),
         confidence=float(face.confidence),
         edge=_edge_of(face) if config.announce_edges else None,
@@ -220,8 +224,7 @@ def _expression_phrase(view: _FaceView, config: PolicyConfig) -> str:
         return TOO_SMALL
     if view.category == _UNCLEAR_KEY:
         return UNCLEAR
-    word = EMOTION_WORDS.get(view.category, view.category.replace("_", " "))
-    phrase = f"appears {word}"
+    phrase = f"appears {emotion_word(view.category)}"
     if config.verbosity == "full":
         phrase += f", {_confidence_words(view.confidence)}"
     return phrase
@@ -233,16 +236,12 @@ def _edge_phrase(edge: str) -> str:
 
 def _place_label(position: str, config: PolicyConfig) -> str:
     """Short place label used in a list of several faces: "left" or "at 10 o'clock"."""
-    if config.position_style == "clock":
-        return f"at {_CLOCK_HOURS[position]} o'clock"
-    return _SIDE_LABELS[position]
+    return place_label(position, config.position_style)
 
 
 def _place_phrase(position: str, config: PolicyConfig) -> str:
     """Place phrase for a single face: "on the left" or "at 10 o'clock"."""
-    if config.position_style == "clock":
-        return f"at {_CLOCK_HOURS[position]} o'clock"
-    return _SIDE_PHRASES[position]
+    return place_phrase(position, config.position_style)
 
 
 def _labels_left_to_right(views: Sequence[_FaceView], config: PolicyConfig) -> list[str]:
@@ -329,25 +328,26 @@ def describe_faces(faces: Sequence[TrackedFace], config: PolicyConfig | None = N
 
 
 _NEVER = object()  # "has not held yet" (None is a real value for the edge: fully in frame)
+V = TypeVar("V")
 
 
 @dataclass
-class _Settling:
+class _Settling(Generic[V]):
     """One value that must stay the same for ``hold`` seconds before it counts."""
 
-    candidate: Any
+    candidate: V
     since: float
-    held: Any = _NEVER
+    held: V | object = _NEVER
 
-    def observe(self, value: Any, now: float, hold: float) -> None:
+    def observe(self, value: V, now: float, hold: float) -> None:
         if value != self.candidate:
             self.candidate = value
             self.since = now
         if now - self.since >= hold:
             self.held = value
 
-    def settled(self, fallback: Any) -> Any:
-        return fallback if self.held is _NEVER else self.held
+    def settled(self, fallback: V) -> V:
+        return fallback if self.held is _NEVER else cast(V, self.held)
 
 
 @dataclass
@@ -362,8 +362,8 @@ class _Track:
     first_seen: float
     last_seen: float
     face: TrackedFace
-    category: _Settling
-    edge: _Settling
+    category: _Settling[str]
+    edge: _Settling[str | None]
     held_confidence: float = 0.0
 
     @classmethod
@@ -536,7 +536,7 @@ class AnnouncementPolicy:
             views.append(
                 _FaceView(
                     sort_key=_sort_key(track.face),
-                    position=track.face.position if track.face.position in _POSITION_ORDER else "centre",
+                    position=normal_position(track.face.position),
                     category=category,
                     confidence=track.held_confidence,
                     edge=edge,

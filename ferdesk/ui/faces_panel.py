@@ -2,14 +2,23 @@
 
 A tree, not a grid of custom widgets, because screen readers navigate a tree item by item and read
 each row's text ("Person 1, left: appears happy, 82 %"; "happy: 82 %"); the bar is only drawn by a
-delegate beside that text. Rows are updated in place (text changed only when it differs) so the
-keyboard focus and the expanded state survive the constant stream of frames.
+delegate beside that text.
+
+Stable rows: row *n* is always the *n*-th person from the user's left (the one order of
+:mod:`ferdesk.vision.reading`, the order speech uses). Rows are never deleted and re-made while
+people stay in view; only their text changes, and only when it differs. People are named by the
+session's small reused numbers ("Person 1", "Person 2"), not by the tracker's ever-growing ids, so
+Up and Down never land on a row that no longer exists. Entering the list makes sure a row is
+current, so the screen reader reads it (and :attr:`FacesPanel.rowEntered` lets the window speak it
+with built-in speech too).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QPalette, QPen
+from collections.abc import Sequence
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QStyle,
@@ -22,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from ferdesk.ui.overlay import UNCLEAR_COLOUR, colour_for
-from ferdesk.ui.wording import describe_face
 from ferdesk.vision.emotions import EMOTIONS
+from ferdesk.vision.reading import row_text, user_order
 from ferdesk.vision.results import TrackedFace
 
 #: Item data role holding a child row's probability (0..1) for the bar delegate.
@@ -95,7 +104,10 @@ class ProbabilityBarDelegate(QStyledItemDelegate):
 
 
 class FacesPanel(QTreeWidget):
-    """Faces in the current frame, in left-to-right order."""
+    """Faces in the current frame, one stable row per place, left to right from the user's side."""
+
+    #: The keyboard focus entered the list; the current row's text (for built-in speech).
+    rowEntered = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,75 +125,86 @@ class FacesPanel(QTreeWidget):
         self.setItemDelegate(ProbabilityBarDelegate(self))
         self.setAccessibleName("Faces")
         self.setAccessibleDescription(
-            "One row per face in view with its position and expression; expand a row for the "
-            "probability of each emotion."
+            "One row per face in view, from your left to your right, with its position and "
+            "expression; expand a row for the probability of each emotion."
         )
         self.confidence_threshold = 0.5
         self.position_style = "sides"
-        self._items: dict[int, QTreeWidgetItem] = {}
-        self._empty_item: QTreeWidgetItem | None = None
+        #: Text changes made to rows (each one is an accessibility event); for rate checks.
+        self.text_changes = 0
+        self._rows: list[QTreeWidgetItem] = []
         self.show_message("Not running.")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.scheduleDelayedItemsLayout()  # wrapped rows need new heights at a new width
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        if self.currentItem() is None and self.topLevelItemCount():
+            self.setCurrentItem(self.topLevelItem(0))
+        super().focusInEvent(event)
+        current = self.currentItem()
+        if current is not None and event.reason() != Qt.FocusReason.PopupFocusReason:
+            self.rowEntered.emit(current.text(0))
+
     def face_texts(self) -> list[str]:
         """The rows' texts, top to bottom (what a screen reader reads)."""
         return [self.topLevelItem(i).text(0) for i in range(self.topLevelItemCount())]
 
-    def show_message(self, text: str) -> None:
-        """Replace the rows with one line of text (e.g. "No face in view.")."""
-        for item in self._items.values():
-            self.takeTopLevelItem(self.indexOfTopLevelItem(item))
-        self._items.clear()
-        if self._empty_item is None:
-            self._empty_item = QTreeWidgetItem([text])
-            self._empty_item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            self.addTopLevelItem(self._empty_item)
-        elif self._empty_item.text(0) != text:
-            self._empty_item.setText(0, text)
-
-    def set_faces(self, faces: list[TrackedFace]) -> None:
-        if not faces:
-            self.show_message("No face in view.")
-            return
-        if self._empty_item is not None:
-            self.takeTopLevelItem(self.indexOfTopLevelItem(self._empty_item))
-            self._empty_item = None
-        ordered = sorted(faces, key=lambda face: face.box.center[0])
-        wanted = {face.track_id for face in ordered}
-        for track_id in [t for t in self._items if t not in wanted]:
-            item = self._items.pop(track_id)
-            self.takeTopLevelItem(self.indexOfTopLevelItem(item))
-        for row, face in enumerate(ordered):
-            item = self._items.get(face.track_id)
-            if item is None:
-                item = self._new_face_item(face.track_id)
-                self._items[face.track_id] = item
-                self.insertTopLevelItem(row, item)
-                item.setExpanded(True)
-            elif self.indexOfTopLevelItem(item) != row:
-                expanded = item.isExpanded()
-                self.takeTopLevelItem(self.indexOfTopLevelItem(item))
-                self.insertTopLevelItem(row, item)
-                item.setExpanded(expanded)
-            self._update_item(item, face)
-
-    def _new_face_item(self, track_id: int) -> QTreeWidgetItem:
-        item = QTreeWidgetItem([f"Person {track_id}"])
-        item.setData(0, TRACK_ROLE, track_id)
-        for emotion in EMOTIONS:
-            child = QTreeWidgetItem([f"{emotion}: 0 %"])
-            child.setData(0, EMOTION_ROLE, emotion)
-            child.setData(0, PROBABILITY_ROLE, 0.0)
-            item.addChild(child)
-        return item
-
-    def _update_item(self, item: QTreeWidgetItem, face: TrackedFace) -> None:
-        text = describe_face(face, self.confidence_threshold, self.position_style)
+    # -- rows --------------------------------------------------------------------------------------
+    def _set_text(self, item: QTreeWidgetItem, text: str) -> None:
         if item.text(0) != text:
             item.setText(0, text)
+            self.text_changes += 1
+
+    @staticmethod
+    def _set_indicator(row: QTreeWidgetItem, policy: QTreeWidgetItem.ChildIndicatorPolicy) -> None:
+        if row.childIndicatorPolicy() != policy:
+            row.setChildIndicatorPolicy(policy)
+
+    def _ensure_rows(self, count: int) -> None:
+        """Exactly ``count`` top-level rows (at least one), adding or removing at the end only."""
+        count = max(count, 1)
+        while len(self._rows) < count:
+            item = QTreeWidgetItem([""])
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            self.addTopLevelItem(item)
+            self._rows.append(item)
+            item.setExpanded(True)
+        while len(self._rows) > count:
+            item = self._rows.pop()
+            self.takeTopLevelItem(self.indexOfTopLevelItem(item))
+
+    def show_message(self, text: str) -> None:
+        """One row with one line of text (e.g. "No face in view."); the first row is kept."""
+        self._ensure_rows(1)
+        row = self._rows[0]
+        row.setData(0, TRACK_ROLE, None)
+        self._set_text(row, text)
+        for i in range(row.childCount()):
+            if not row.child(i).isHidden():
+                row.child(i).setHidden(True)
+        self._set_indicator(row, QTreeWidgetItem.ChildIndicatorPolicy.DontShowIndicator)
+
+    def set_scene(self, scene: Sequence[tuple[int, TrackedFace]], update_children: bool = True) -> None:
+        """Show ``scene`` — (person number, face) pairs in the user's left-to-right order."""
+        if not scene:
+            self.show_message("No face in view.")
+            return
+        self._ensure_rows(len(scene))
+        for row, (number, face) in zip(self._rows, scene, strict=True):
+            if row.data(0, TRACK_ROLE) != number:
+                row.setData(0, TRACK_ROLE, number)
+            self._set_indicator(row, QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+            self._set_text(row, row_text(number, face, self.confidence_threshold, self.position_style))
+            if update_children or row.childCount() == 0 or row.child(0).isHidden():
+                self._update_children(row, face)
+
+    def set_faces(self, faces: Sequence[TrackedFace]) -> None:
+        """Faces without session numbers: numbered 1, 2, ... by place, left to right."""
+        self.set_scene(list(enumerate(user_order(faces), start=1)))
+
+    def _update_children(self, item: QTreeWidgetItem, face: TrackedFace) -> None:
         labels = list(face.probabilities) or list(EMOTIONS)
         # Keep one child per label the model reports (a custom model may have other labels).
         while item.childCount() < len(labels):
@@ -190,10 +213,11 @@ class FacesPanel(QTreeWidget):
             item.removeChild(item.child(item.childCount() - 1))
         for row, label in enumerate(labels):
             child = item.child(row)
-            probability = float(face.probabilities.get(label, 0.0))
-            child_text = f"{label}: {round(100 * probability)} %"
-            if child.text(0) != child_text:
-                child.setText(0, child_text)
+            if child.isHidden():
+                child.setHidden(False)
+            # Rounded as the text is: a change below 1 % is no event for a screen reader.
+            probability = round(float(face.probabilities.get(label, 0.0)), 2)
+            self._set_text(child, f"{label}: {round(100 * probability)} %")
             if child.data(0, EMOTION_ROLE) != label:
                 child.setData(0, EMOTION_ROLE, label)
             if child.data(0, PROBABILITY_ROLE) != probability:

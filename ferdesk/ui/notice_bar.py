@@ -60,7 +60,9 @@ class NoticeBar(QFrame):
         # Focusable by Tab so a screen reader can reach the message and read it again.
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.message.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.message.setAccessibleName("Message text")
+        # A label's accessible name replaces its text for a screen reader: the name *is* the message
+        # (set in show_message), never a fixed "Message text".
+        self.message.setAccessibleName("No message")
         self.message.setAccessibleDescription("The message about the video source.")
 
         self._keys = ButtonKeysFilter(self)
@@ -99,8 +101,11 @@ class NoticeBar(QFrame):
         """Show ``text`` with its severity in words; ``offer_alternatives`` shows file/demo/retry."""
         self.severity = severity
         word = SEVERITY_WORDS.get(severity, "Note")
-        self.message.setText(f"{word}: {text}")
-        self.setAccessibleDescription(f"{word}: {text}")
+        message = f"{word}: {text}"
+        if self.message.text() != message:  # a retrying source repeats itself: no new events then
+            self.message.setText(message)
+            self.message.setAccessibleName(message)
+            self.setAccessibleDescription(message)
         for button in (self.open_file, self.use_demo, self.retry):
             button.setVisible(offer_alternatives)
         self.show()

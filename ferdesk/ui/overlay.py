@@ -9,11 +9,12 @@ font size as the floor (large-text users get large labels).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
+from ferdesk.vision.reading import overlay_label, read_face
 from ferdesk.vision.results import TrackedFace
 
 #: Okabe–Ito colours, one per emotion.
@@ -38,6 +39,14 @@ def colour_for(emotion: str | None, confidence: float, threshold: float) -> QCol
     return QColor(EMOTION_COLOURS.get(emotion, UNCLEAR_COLOUR))
 
 
+def colour_for_face(face: TrackedFace, threshold: float) -> QColor:
+    """The colour of the face's reading (:func:`ferdesk.vision.reading.read_face`)."""
+    reading = read_face(face, threshold)
+    return (
+        colour_for(reading.emotion, reading.confidence, 0.0) if reading.is_emotion else QColor(UNCLEAR_COLOUR)
+    )
+
+
 def text_colour_on(background: QColor) -> QColor:
     """Black or white, whichever contrasts more with ``background`` (WCAG relative luminance)."""
 
@@ -52,16 +61,13 @@ def text_colour_on(background: QColor) -> QColor:
     return QColor("#000000") if luminance > 0.179 else QColor("#FFFFFF")
 
 
-def face_label(face: TrackedFace, threshold: float) -> str:
+def face_label(face: TrackedFace, threshold: float, number: int | None = None) -> str:
     """Short label on the box, e.g. ``1: happy 82 %``, ``2: unclear``, ``3: too small``.
 
-    Kept short so labels of neighbouring faces rarely overlap; the faces panel has the details.
+    ``number`` is the session's person number (the faces panel's "Person 1"); kept short so labels
+    of neighbouring faces rarely overlap; the faces panel has the details.
     """
-    if face.too_small or face.emotion is None:
-        return f"{face.track_id}: too small"
-    if face.confidence < threshold:
-        return f"{face.track_id}: unclear"
-    return f"{face.track_id}: {face.emotion} {round(100 * face.confidence)} %"
+    return overlay_label(face.track_id if number is None else number, face, threshold)
 
 
 def overlay_metrics(view_height: float, min_font_px: float) -> tuple[float, float]:
@@ -71,30 +77,66 @@ def overlay_metrics(view_height: float, min_font_px: float) -> tuple[float, floa
     return font_px, line_width
 
 
+def place_labels(
+    boxes: Sequence[QRectF], sizes: Sequence[tuple[float, float]], bounds: QRectF, gap: float
+) -> list[QRectF]:
+    """Where each label goes so that no two labels cover each other (nor leave ``bounds``).
+
+    Tried in turn for each label: just above its box, just inside its top edge, just below it,
+    then further down in steps of a label's height — the first place that overlaps no label
+    placed before wins. Labels are placed left to right, the order they are read in.
+    """
+    placed: list[QRectF] = []
+    order = sorted(range(len(boxes)), key=lambda i: (boxes[i].left(), boxes[i].top()))
+    result: dict[int, QRectF] = {}
+    for i in order:
+        box, (width, height) = boxes[i], sizes[i]
+        left = min(max(box.left() - gap, bounds.left()), bounds.right() - width)
+        left = max(left, bounds.left())
+        candidates = [box.top() - height - gap, box.top() + gap, box.bottom() + gap]
+        candidates += [box.bottom() + gap + k * (height + 1) for k in range(1, 12)]
+        chosen = None
+        for top in candidates:
+            if top < bounds.top() or top + height > bounds.bottom():
+                continue
+            rect = QRectF(left, top, width, height)
+            if not any(rect.intersects(other) for other in placed):
+                chosen = rect
+                break
+        if chosen is None:  # nowhere free inside: beside the last label rather than on top of it
+            last = placed[-1] if placed else QRectF(left, max(box.top(), bounds.top()), 0, 0)
+            chosen = QRectF(last.right() + 1, last.top(), width, height)
+        placed.append(chosen)
+        result[i] = chosen
+    return [result[i] for i in range(len(boxes))]
+
+
 def draw_faces(
     painter: QPainter,
-    faces: Iterable[TrackedFace],
+    faces: Sequence[TrackedFace],
     image_rect: QRectF,
     scale: float,
     base_font: QFont,
     min_font_px: float,
     threshold: float,
-) -> None:
-    """Draw each face's box and label; ``image_rect`` is where the frame lies in the view,
-    ``scale`` is view pixels per frame pixel."""
+    numbers: dict[int, int] | None = None,
+) -> list[QRectF]:
+    """Draw each face's box and label; returns where the labels went.
+
+    ``image_rect`` is where the frame lies in the view, ``scale`` is view pixels per frame pixel,
+    ``numbers`` maps track ids to the session's person numbers (the panel's "Person 1").
+    """
     view_font_px, line_width = overlay_metrics(image_rect.height(), min_font_px)
     font = QFont(base_font)
     font.setBold(True)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    rects, texts, fonts, sizes, colours = [], [], [], [], []
     for face in faces:
         box = face.box
         rect = QRectF(
-            image_rect.left() + box.x * scale,
-            image_rect.top() + box.y * scale,
-            box.w * scale,
-            box.h * scale,
+            image_rect.left() + box.x * scale, image_rect.top() + box.y * scale, box.w * scale, box.h * scale
         )
-        colour = colour_for(face.emotion, face.confidence, threshold)
+        colour = colour_for_face(face, threshold)
         # Dark outline first, colour on top: visible on any background.
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(OUTLINE_COLOUR, line_width + 4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.SquareCap))
@@ -102,35 +144,35 @@ def draw_faces(
         painter.setPen(QPen(colour, line_width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.SquareCap))
         painter.drawRect(rect)
         if face.partly_out:
-            dash = QPen(OUTLINE_COLOUR, max(1.0, line_width / 2), Qt.PenStyle.DashLine)
-            painter.setPen(dash)
+            painter.setPen(QPen(OUTLINE_COLOUR, max(1.0, line_width / 2), Qt.PenStyle.DashLine))
             painter.drawRect(rect)
-
-        text = face_label(face, threshold)
+        number = numbers.get(face.track_id) if numbers else None
+        text = face_label(face, threshold, number)
         # As large as the view allows, shrunk to about the box's width for small faces, but never
         # below the user's own font size (large-text users keep large labels).
-        font.setPixelSize(max(1, round(view_font_px)))
-        width_at_view_size = QFontMetricsF(font).horizontalAdvance(text)
+        label_font = QFont(font)
+        label_font.setPixelSize(max(1, round(view_font_px)))
+        width_at_view_size = QFontMetricsF(label_font).horizontalAdvance(text)
         font_px = view_font_px
         if width_at_view_size > rect.width() * 1.4:
             font_px = max(min_font_px, view_font_px * rect.width() * 1.4 / width_at_view_size)
-            font.setPixelSize(max(1, round(font_px)))
-        painter.setFont(font)
-        metrics = QFontMetricsF(font)
+            label_font.setPixelSize(max(1, round(font_px)))
+        metrics = QFontMetricsF(label_font)
         padding = font_px * 0.25
-        text_width = metrics.horizontalAdvance(text) + 2 * padding
-        text_height = metrics.height() + padding
-        # Above the box when there is room, otherwise inside its top edge.
-        top = rect.top() - text_height - line_width / 2
-        if top < image_rect.top():
-            top = rect.top() + line_width / 2
-        left = min(max(rect.left() - line_width / 2, image_rect.left()), image_rect.right() - text_width)
-        label_rect = QRectF(max(left, image_rect.left()), top, text_width, text_height)
+        rects.append(rect)
+        texts.append((text, padding, metrics.ascent()))
+        fonts.append(label_font)
+        sizes.append((metrics.horizontalAdvance(text) + 2 * padding, metrics.height() + padding))
+        colours.append(colour)
+    labels = place_labels(rects, sizes, image_rect, line_width / 2)
+    for label_rect, (text, padding, ascent), label_font, colour in zip(
+        labels, texts, fonts, colours, strict=True
+    ):
+        painter.setFont(label_font)
         painter.setPen(QPen(OUTLINE_COLOUR, 2))
         painter.setBrush(colour)
         painter.drawRect(label_rect)
         painter.setPen(text_colour_on(colour))
-        painter.drawText(
-            QPointF(label_rect.left() + padding, label_rect.top() + padding / 2 + metrics.ascent()), text
-        )
+        painter.drawText(QPointF(label_rect.left() + padding, label_rect.top() + padding / 2 + ascent), text)
     painter.setBrush(Qt.BrushStyle.NoBrush)
+    return labels

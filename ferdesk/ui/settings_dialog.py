@@ -28,16 +28,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ferdesk.ui.settings import (
+from ferdesk.session.settings import (
     DETECTORS,
     GAP_RANGE,
     HOLD_RANGE,
     OUTPUT_MODES,
     POSITION_STYLES,
     RATE_RANGE,
+    THRESHOLD_RANGE,
     VERBOSITY_LEVELS,
+    VOLUME_RANGE,
     AppSettings,
 )
+
+
+def _percent(value_range: tuple[float, float]) -> tuple[int, int]:
+    return round(value_range[0] * 100), round(value_range[1] * 100)
+
 
 SAMPLE_SENTENCE = "Person 1, left: appears happy."
 
@@ -108,7 +115,7 @@ class SettingsDialog(QDialog):
         self.volume = _describe(
             QSpinBox(), "Volume in percent", "Loudness of the built-in voice, 0 to 100 percent."
         )
-        self.volume.setRange(0, 100)
+        self.volume.setRange(*_percent(VOLUME_RANGE))
         self.volume.setSingleStep(5)
         self.volume.setSuffix(" %")
         self.volume.setValue(round(settings.volume * 100))
@@ -157,7 +164,7 @@ class SettingsDialog(QDialog):
             "Confidence threshold in percent",
             "Below this confidence an expression is announced as unclear instead of named.",
         )
-        self.threshold.setRange(0, 100)
+        self.threshold.setRange(*_percent(THRESHOLD_RANGE))
         self.threshold.setSingleStep(5)
         self.threshold.setSuffix(" %")
         self.threshold.setValue(round(settings.confidence_threshold * 100))

@@ -27,14 +27,15 @@ class TimelineView(QListWidget):
         self.setUniformItemSizes(False)
         self.setAccessibleName("Announcements")
         self.setAccessibleDescription(
-            "What ferdesk announced, oldest first, with the time of each announcement. "
+            "What ferdesk announced, oldest first, each followed by the time it was announced. "
             "Press R to hear the last one again."
         )
 
     def add_entry(self, text: str, when: datetime | None = None) -> QListWidgetItem:
         when = when or datetime.now()
         at_newest = self.currentRow() in (-1, self.count() - 1)
-        item = QListWidgetItem(f"{when:%H:%M:%S}  {text}")
+        # Words first, time last: a screen reader user hears what was said before when.
+        item = QListWidgetItem(f"{text} ({when:%H:%M:%S})")
         item.setData(Qt.ItemDataRole.UserRole, text)
         item.setToolTip(f"{when:%Y-%m-%d %H:%M:%S}")
         self.addItem(item)

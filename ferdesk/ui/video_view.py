@@ -44,6 +44,10 @@ class VideoView(QWidget):
         self.setAccessibleName("Video")
         self.setAccessibleDescription("No video yet.")
         self._result: FrameResult | None = None
+        #: Track id -> the session's person number, for the labels on the boxes.
+        self.numbers: dict[int, int] = {}
+        #: Where the labels were drawn at the last paint (view coordinates).
+        self.label_rects: list[QRectF] = []
         self._image: QImage | None = None
         self._pixels: np.ndarray | None = None  # keeps the QImage's memory alive
         self.confidence_threshold = 0.5
@@ -58,7 +62,8 @@ class VideoView(QWidget):
     def result(self) -> FrameResult | None:
         return self._result
 
-    def set_result(self, result: FrameResult | None) -> None:
+    def set_result(self, result: FrameResult | None, numbers: dict[int, int] | None = None) -> None:
+        self.numbers = dict(numbers or {})
         if result is None:
             self._result, self._image, self._pixels = None, None, None
         else:
@@ -109,7 +114,7 @@ class VideoView(QWidget):
             target = self.image_rect()
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(target, self._image)
-            draw_faces(
+            self.label_rects = draw_faces(
                 painter,
                 self._result.faces,
                 target,
@@ -117,6 +122,7 @@ class VideoView(QWidget):
                 self.font(),
                 float(QFontInfo(self.font()).pixelSize()),
                 self.confidence_threshold,
+                self.numbers,
             )
             if self._painted_index != self._result.frame.index:
                 self._painted_index = self._result.frame.index

@@ -18,6 +18,20 @@ from ferdesk.vision.detector import Detection, FaceDetector
 from ferdesk.vision.geometry import MIN_FACE_SIZE, Box, face_crop_box
 from ferdesk.vision.imageio import load_image
 
+#: Below this many pixels on its short side an image cannot hold a face any detector finds.
+MIN_DETECTABLE_SIDE = 8
+
+#: BlazeFace letterboxes the whole image into a 128/192-pixel square: beyond this aspect ratio the
+#: short side is under ~1.5 pixels in the detector's input, so no face can be seen (and resizing the
+#: image to that input would round its short side to 0 pixels, which OpenCV refuses).
+MAX_DETECTABLE_ASPECT = 128
+
+
+def can_hold_a_face(height: int, width: int) -> bool:
+    """False for images too small or too elongated (5000x1, 1x5000) for the detector to see a face."""
+    short, long = min(height, width), max(height, width)
+    return short >= MIN_DETECTABLE_SIDE and long <= MAX_DETECTABLE_ASPECT * short
+
 
 @dataclass
 class Face:
@@ -114,6 +128,8 @@ class FaceAnalyzer:
             return self.analyze_whole([rgb])[0]
         if faces != "auto":
             raise ValueError(f"faces == {faces!r}, must be 'auto' or 'whole'.")
+        if rgb.ndim >= 2 and not can_hold_a_face(int(rgb.shape[0]), int(rgb.shape[1])):
+            return []
         return self.classify_boxes(rgb, self.detector.detect(rgb))
 
     def analyze_whole(self, images: Sequence[np.ndarray]) -> list[list[Face]]:

@@ -3,130 +3,44 @@
 A model is two files: ``NAME.tflite`` and its sidecar ``NAME.json``, which carries what inference
 needs to match training (label names, input size, colour, scaling, crop box scale, calibration
 temperature) and the figures the model card quotes. Both are validated when the model loads, so a
-missing, corrupt or mismatched model fails at once with a message naming the file.
-
-Sidecar format (``"format": "ferdesk-emotion-model"``, ``"version": 1``)::
-
-    {"format": "ferdesk-emotion-model", "version": 1, "name": "vgg_compact",
-     "labels": ["angry", ...], "preprocess": {"input_size": 48, "color": "gray", "scale": "0-1",
-     "box_scale": 1.25}, "temperature": 1.0, "metrics": {...}, "training": {...}}
+missing, corrupt or mismatched model fails at once with a message naming the file: every sidecar
+field in :mod:`ferdesk.vision.model_files` (which also documents the format), the model's bytes
+against the SHA-256 its sidecar recorded at export, and the model's tensors against the sidecar.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ferdesk.vision.geometry import DEFAULT_BOX_SCALE
+from ferdesk.vision.model_files import (
+    SIDECAR_FORMAT,
+    SIDECAR_VERSION,
+    ModelError,
+    ModelInfo,
+    check_model_digest,
+    read_sidecar,
+    sidecar_path,
+    trust_model_from_environment,
+    write_sidecar,
+)
 from ferdesk.vision.native_logs import quiet_native_logs
 from ferdesk.vision.paths import default_emotion_model
-from ferdesk.vision.preprocess import PreprocessSpec, preprocess_batch
+from ferdesk.vision.preprocess import preprocess_batch
 
-SIDECAR_FORMAT = "ferdesk-emotion-model"
-SIDECAR_VERSION = 1
-
-
-class ModelError(ValueError):
-    """An emotion model could not be loaded; the message names the file and what to do."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model's sidecar says about it."""
-
-    name: str
-    labels: tuple[str, ...]
-    preprocess: PreprocessSpec
-    box_scale: float = DEFAULT_BOX_SCALE
-    temperature: float = 1.0
-    flip_tta: bool = False
-    metrics: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
-
-
-def sidecar_path(model_path: str | os.PathLike) -> Path:
-    return Path(model_path).with_suffix(".json")
-
-
-def write_sidecar(
-    model_path: str | os.PathLike,
-    name: str,
-    labels: tuple[str, ...] | list[str],
-    box_scale: float = DEFAULT_BOX_SCALE,
-    temperature: float = 1.0,
-    metrics: dict | None = None,
-    training: dict | None = None,
-    flip_tta: bool = False,
-) -> Path:
-    """Write the sidecar for ``model_path`` (used by ``python -m training export``)."""
-    spec = PreprocessSpec()
-    data = {
-        "format": SIDECAR_FORMAT,
-        "version": SIDECAR_VERSION,
-        "name": name,
-        "labels": list(labels),
-        "preprocess": {**spec.to_dict(), "box_scale": box_scale},
-        "temperature": temperature,
-        "flip_tta": flip_tta,
-        "metrics": metrics or {},
-        "training": training or {},
-    }
-    path = sidecar_path(model_path)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
-
-
-def read_sidecar(model_path: str | os.PathLike) -> ModelInfo:
-    path = sidecar_path(model_path)
-    if not path.is_file():
-        raise ModelError(
-            f"{path}: the model's sidecar file is missing. Every ferdesk model is a .tflite file plus "
-            f"a .json sidecar with its labels and preprocessing; export models with "
-            f"'python -m training export', which writes both."
-        )
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"{path}: the sidecar is not valid JSON ({error}).") from None
-    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
-        raise ModelError(f'{path}: not a ferdesk model sidecar (expected "format": "{SIDECAR_FORMAT}").')
-    if data.get("version") != SIDECAR_VERSION:
-        raise ModelError(
-            f"{path}: sidecar version {data.get('version')!r} is not supported (this ferdesk reads "
-            f"version {SIDECAR_VERSION}); upgrade ferdesk or re-export the model."
-        )
-    labels = data.get("labels")
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise ModelError(f'{path}: "labels" must be a non-empty list of class names.')
-    pre = data.get("preprocess") or {}
-    expected = PreprocessSpec()
-    spec = PreprocessSpec(
-        input_size=int(pre.get("input_size", -1)),
-        color=str(pre.get("color", "")),
-        scale=str(pre.get("scale", "")),
-    )
-    if spec.color != expected.color or spec.scale != expected.scale or spec.input_size < 8:
-        raise ModelError(
-            f"{path}: preprocessing {spec.to_dict()} is not what ferdesk's preprocess_face produces "
-            f"(color 'gray', scale '0-1'); the model would see different pixels than it was trained on."
-        )
-    temperature = float(data.get("temperature", 1.0))
-    if not temperature > 0:
-        raise ModelError(f"{path}: temperature == {temperature}, must be > 0.")
-    return ModelInfo(
-        name=str(data.get("name") or Path(model_path).stem),
-        labels=tuple(labels),
-        preprocess=spec,
-        box_scale=float(pre.get("box_scale", DEFAULT_BOX_SCALE)),
-        temperature=temperature,
-        flip_tta=bool(data.get("flip_tta", False)),
-        metrics=dict(data.get("metrics") or {}),
-        raw=data,
-    )
+__all__ = [
+    "SIDECAR_FORMAT",
+    "SIDECAR_VERSION",
+    "EmotionClassifier",
+    "ModelError",
+    "ModelInfo",
+    "calibrate",
+    "read_sidecar",
+    "sidecar_path",
+    "write_sidecar",
+]
 
 
 class EmotionClassifier:
@@ -135,7 +49,9 @@ class EmotionClassifier:
     ``num_threads=1`` by default: the app runs detection and classification in one worker and a
     laptop's other cores belong to the UI and speech. Calibrated by the sidecar's temperature.
     ``flip_tta`` averages each face with its mirror image (test-time augmentation: twice the
-    cost, usually a point of accuracy); None takes the sidecar's recommendation.
+    cost, usually a point of accuracy); None takes the sidecar's recommendation. ``trust_model``
+    loads a model whose SHA-256 differs from its sidecar's (edited on purpose); None takes
+    ``$FERDESK_TRUST_MODEL``.
     """
 
     def __init__(
@@ -143,6 +59,7 @@ class EmotionClassifier:
         model_path: str | os.PathLike | None = None,
         num_threads: int = 1,
         flip_tta: bool | None = None,
+        trust_model: bool | None = None,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_emotion_model()
         if not path.is_file():
@@ -152,6 +69,8 @@ class EmotionClassifier:
             )
         self.path = path
         self.info = read_sidecar(path)
+        trusted = trust_model_from_environment() if trust_model is None else bool(trust_model)
+        check_model_digest(path, self.info, trusted)
         self.flip_tta = self.info.flip_tta if flip_tta is None else bool(flip_tta)
         from ai_edge_litert.interpreter import Interpreter
 

@@ -10,14 +10,27 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+_lock = threading.RLock()
+_depth = 0
+
+
 @contextlib.contextmanager
 def quiet_native_logs() -> Iterator[None]:
+    """Send descriptor 2 to /dev/null while a native library loads; Python's own stderr stays visible.
+
+    Descriptor 2 belongs to the whole process, so while it points at /dev/null every thread's output
+    would vanish with the chatter: a worker's one-line error printed at that moment was lost. For the
+    duration, ``sys.stderr`` therefore writes to a duplicate of the real descriptor. Nested and
+    concurrent uses share one redirect (a re-entrant lock and a depth count).
+    """
+    global _depth
     if os.environ.get("FERDESK_NATIVE_LOGS") == "1":
         yield
         return
@@ -26,14 +39,31 @@ def quiet_native_logs() -> Iterator[None]:
     except (AttributeError, OSError, ValueError):
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(stderr_fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, stderr_fd)
-        yield
-    finally:
+    with _lock:
+        _depth += 1
+        if _depth > 1:
+            try:
+                yield
+            finally:
+                _depth -= 1
+            return
         sys.stderr.flush()
-        os.dup2(saved, stderr_fd)
-        os.close(saved)
-        os.close(devnull)
+        saved = os.dup(stderr_fd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        python_stderr = sys.stderr
+        encoding = getattr(python_stderr, "encoding", None) or "utf-8"
+        try:
+            with open(
+                os.dup(saved), "w", buffering=1, encoding=encoding, errors="backslashreplace"
+            ) as visible:
+                os.dup2(devnull, stderr_fd)
+                sys.stderr = visible
+                try:
+                    yield
+                finally:
+                    sys.stderr = python_stderr
+        finally:
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+            os.close(devnull)
+            _depth -= 1

@@ -1,4 +1,4 @@
-"""Plain data passed from the live pipeline to the announcer and the window (no Qt, no logic).
+"""Plain data passed from the live pipeline to the session, speech and the window (no Qt, no logic).
 
 These are the contract between ``ferdesk.pipeline`` (producer), ``ferdesk.speech`` (announces)
 and ``ferdesk.ui`` (draws). Keep them small and stable.
@@ -38,6 +38,10 @@ class TrackedFace:
     accounts for a mirrored camera). ``emotion`` is the smoothed top class (None when the face is
     too small to classify); ``confidence`` its smoothed probability. ``partly_out`` is True when the
     face touches the frame edge (for aiming help: "face at the left edge, partly out of frame").
+    ``user_x`` is the box centre's distance in pixels from the user's left edge of the picture
+    (the image's x, or its mirror image when the sides are swapped); the one left-to-right order
+    (:func:`ferdesk.vision.reading.user_order`) sorts by it. None for a face not made by the
+    tracker: the image's x is used then.
     """
 
     track_id: int
@@ -49,6 +53,7 @@ class TrackedFace:
     too_small: bool = False
     partly_out: bool = False
     frames_seen: int = 1
+    user_x: float | None = None
 
 
 @dataclass

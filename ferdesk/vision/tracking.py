@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ferdesk.vision.geometry import Box, horizontal_position
+from ferdesk.vision.reading import user_order
 from ferdesk.vision.results import TrackedFace
 
 if TYPE_CHECKING:
@@ -44,6 +45,14 @@ def user_side(
     """'left', 'centre' or 'right' from the user's point of view (see the module notes)."""
     side = horizontal_position(box, image_width)
     return _SWAP[side] if user_facing_camera != frames_mirrored else side
+
+
+def user_x_of(
+    box: Box, image_width: int, *, user_facing_camera: bool = False, frames_mirrored: bool = False
+) -> float:
+    """The box centre's distance from the user's left edge of the picture (see the module notes)."""
+    centre = box.x + box.w / 2.0
+    return float(image_width) - centre if user_facing_camera != frames_mirrored else centre
 
 
 def touches_edge(box: Box, image_width: int, image_height: int, margin: int = 2) -> bool:
@@ -196,15 +205,16 @@ class FaceTracker:
             survivors.append(track)
         self._tracks = survivors
         tracked = [self._tracked_face(track, face, frame_width, frame_height) for track, face in current]
-        flip = self.user_facing_camera != self.frames_mirrored
-        tracked.sort(key=lambda t: t.box.center[0], reverse=flip)
-        return tracked
+        return user_order(tracked)
 
     def _tracked_face(self, track: _Track, face: Face, width: int, height: int) -> TrackedFace:
         position = user_side(
             face.box, width, user_facing_camera=self.user_facing_camera, frames_mirrored=self.frames_mirrored
         )
         partly_out = touches_edge(face.box, width, height, self.edge_margin)
+        from_left = user_x_of(
+            face.box, width, user_facing_camera=self.user_facing_camera, frames_mirrored=self.frames_mirrored
+        )
         if face.too_small or track.smoothed is None:
             return TrackedFace(
                 track_id=track.track_id,
@@ -216,6 +226,7 @@ class FaceTracker:
                 too_small=bool(face.too_small),
                 partly_out=partly_out,
                 frames_seen=track.frames_seen,
+                user_x=from_left,
             )
         best = int(np.argmax(track.smoothed))
         return TrackedFace(
@@ -228,4 +239,5 @@ class FaceTracker:
             too_small=False,
             partly_out=partly_out,
             frames_seen=track.frames_seen,
+            user_x=from_left,
         )
