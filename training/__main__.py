@@ -12,11 +12,23 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-if len(sys.argv) > 1 and sys.argv[1] == "export":
-    # TFLite conversion needs the TensorFlow backend; set it before any module imports Keras.
+if len(sys.argv) > 1 and sys.argv[1] in ("export", "explain"):
+    # TFLite conversion and gradients need the TensorFlow backend; set it before Keras is imported.
     os.environ["KERAS_BACKEND"] = "tensorflow"
+# The recipes' backend, measured fastest here (training.train.DEFAULT_BACKEND); KERAS_BACKEND overrides.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-COMMANDS: tuple[str, ...] = ("stats", "clean", "augment", "train", "evaluate", "export")
+COMMANDS: tuple[str, ...] = (
+    "stats",
+    "clean",
+    "augment",
+    "train",
+    "evaluate",
+    "calibrate",
+    "explain",
+    "export",
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,8 +105,12 @@ class AugmentedFaces(keras.utils.PyDataset):
         config: AugmentConfig,
         seed: int,
         epoch: int = 0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
     ) -> None:
         super().__init__()
+        self.mixup_alpha = mixup_alpha
+        self.cutmix_alpha = cutmix_alpha
         self.images = images
         self.targets = targets
         self.sample_weight = sample_weight
@@ -129,13 +133,59 @@ class AugmentedFaces(keras.utils.PyDataset):
         if self.config.enabled:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             images = augment_batch(images, rng, self.config)
-        if self.sample_weight is None:
-            return images, self.targets[batch]
-        return images, self.targets[batch], self.sample_weight[batch]
+        targets = self.targets[batch]
+        weights = None if self.sample_weight is None else self.sample_weight[batch]
+        if self.mixup_alpha or self.cutmix_alpha:
+            rng = np.random.default_rng((self.seed, self.epoch, index, 1))
+            images, targets, weights = mix_batch(
+                images, targets, weights, rng, self.mixup_alpha, self.cutmix_alpha
+            )
+        if weights is None:
+            return images, targets
+        return images, targets, weights
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self._shuffle()
+
+
+def mix_batch(
+    images: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray | None,
+    rng: np.random.Generator,
+    mixup_alpha: float = 0.0,
+    cutmix_alpha: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Mixup (blend two faces) or CutMix (paste a box of another face), one per batch.
+
+    The partner of each face is another face of the same batch; the targets (and sample weights)
+    are mixed in the proportion of the pixels each face contributes. With both alphas set, each
+    batch draws one of the two at random.
+    """
+    use_cutmix = bool(cutmix_alpha) and (not mixup_alpha or rng.random() < 0.5)
+    alpha = cutmix_alpha if use_cutmix else mixup_alpha
+    if not alpha or len(images) < 2:
+        return images, targets, weights
+    share = float(rng.beta(alpha, alpha))
+    partner = rng.permutation(len(images))
+    if use_cutmix:
+        size = images.shape[1]
+        cut = math.sqrt(1.0 - share)
+        height = width = round(size * cut)
+        top = int(rng.integers(0, size - height + 1))
+        left = int(rng.integers(0, size - width + 1))
+        images = images.copy()
+        images[:, top : top + height, left : left + width] = images[
+            partner, top : top + height, left : left + width
+        ]
+        share = 1.0 - height * width / float(size * size)
+    else:
+        images = (share * images + (1.0 - share) * images[partner]).astype(np.float32)
+    targets = (share * targets + (1.0 - share) * targets[partner]).astype(np.float32)
+    if weights is not None:
+        weights = (share * weights + (1.0 - share) * weights[partner]).astype(np.float32)
+    return images, targets, weights
 
 
 def class_weights(labels: np.ndarray, num_classes: int, power: float = 0.5) -> dict[int, float]:

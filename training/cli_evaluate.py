@@ -45,11 +45,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--tta",
-        choices=("none", "flip"),
+        choices=("none", "flip", "tencrop"),
         default="none",
-        help="'flip' averages each face with its mirror image: usually a little more "
-        "accurate, but two inference passes per face, so twice the cost; the live "
-        "app does not do this (default: %(default)s)",
+        help="'flip' averages each face with its mirror image (2 passes per face); 'tencrop' "
+        "averages the four corner and the centre 42-px crops and their mirrors, resized to 48 "
+        "(10 passes per face, ten times the cost) (default: %(default)s)",
     )
     parser.add_argument(
         "--threads",
@@ -88,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
         f"{'es' if record['inference_passes'] > 1 else ''} per face)"
     )
     print(f"\ninference: {cost}")
-    if args.tta == "flip":
-        print("flip TTA doubles the inference cost per face; the app's live figures are those without it.")
-    print(f"written: {record['out_dir']}/metrics.json, report.txt, confusion_matrix.png, probabilities.npz")
+    if args.tta != "none":
+        print(f"{args.tta} TTA costs {record['inference_passes']} inference passes per face.")
+    pairs = ", ".join(f"{p['true']}→{p['predicted']} {p['count']}" for p in record["confusion_pairs"][:5])
+    print(f"most frequent confusions (true→predicted): {pairs}")
+    print(
+        f"written: {record['out_dir']}/metrics.json, report.txt, confusion_matrix.png, reliability.png, "
+        "mistakes.png, probabilities.npz"
+    )
     return 0

@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--restart", action="store_true", help="start over even if the run folder has a checkpoint"
     )
-    for name in ("model", "data", "source", "optimizer", "schedule"):
+    for name in ("model", "data", "source", "optimizer", "schedule", "balance", "init_weights"):
         parser.add_argument(
             f"--{name.replace('_', '-')}", default=None, help=f"default {getattr(defaults, name)!r}"
         )
@@ -36,6 +36,7 @@ def register(subparsers) -> None:
         "limit_train",
         "limit_val",
         "plateau_patience",
+        "freeze_epochs",
     ):
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {getattr(defaults, name)}"
@@ -49,11 +50,27 @@ def register(subparsers) -> None:
         "class_weight_power",
         "time_budget_minutes",
         "plateau_factor",
+        "l2",
+        "mixup_alpha",
+        "cutmix_alpha",
+        "body_lr_multiplier",
     ):
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=float, default=None, help=f"default {getattr(defaults, name)}"
         )
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="split every batch over all local devices (keras.distribution, JAX backend)",
+    )
+    parser.epilog = (
+        "optimizer: adamw | sgd (Nesterov) | adam | rmsprop; schedule: cosine | plateau | constant; "
+        "balance: none | class_weight | oversample | smote | augment; --init-weights PATH: a .keras "
+        "checkpoint (matching layers copied), a .weights.h5 file or the backbone's own .h5 file; "
+        "--freeze-epochs N trains only the head for N epochs; --body-lr-multiplier M < 1 makes the "
+        "body learn M times slower than the head."
+    )
     parser.add_argument(
         "--no-clean",
         action="store_true",
@@ -74,5 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if args.no_augment:
         config.augment = AugmentConfig(False, 0, 0, 0, 0, 0, 0)
     run_dir = args.run or default_run_dir(config.model)
+    if args.data_parallel:
+        from training.distributed import enable_data_parallel
+
+        print(f"Data parallel over {enable_data_parallel(config.batch_size)} devices.")
     state = train(config, run_dir, restart=args.restart)
     return 0 if state.get("best_epoch") else 1

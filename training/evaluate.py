@@ -286,6 +286,32 @@ def flip_faces(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images[:, :, ::-1, :])
 
 
+#: Ten-crop TTA: crops of this share of the face's side (42 of 48 px, as the FER2013 records used).
+TEN_CROP_SHARE = 0.875
+TTA_MODES = ("none", "flip", "tencrop")
+TTA_PASSES = {"none": 1, "flip": 2, "tencrop": 10}
+
+
+def ten_crops(images: np.ndarray, share: float = TEN_CROP_SHARE) -> list[np.ndarray]:
+    """The four corner crops and the centre crop, each as is and mirrored, resized back to the
+    network's input size (the network and the app take whole 48x48 faces)."""
+    import cv2
+
+    size = images.shape[1]
+    crop = round(size * share)
+    far = size - crop
+    mid = far // 2
+    views = []
+    for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid)):
+        window = images[:, top : top + crop, left : left + crop, 0]
+        resized = np.stack(
+            [cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR) for face in window]
+        )
+        view = resized[..., np.newaxis].astype(np.float32)
+        views.extend([view, flip_faces(view)])
+    return views
+
+
 @dataclass
 class Prediction:
     probs: np.ndarray
@@ -317,8 +343,8 @@ def predict_model(
     ``tta='flip'`` runs every face twice (as it is, and mirrored), so it doubles inference time;
     the live app does not do this.
     """
-    if tta not in ("none", "flip"):
-        raise ValueError(f"tta == {tta!r}, must be 'none' or 'flip'.")
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta == {tta!r}, must be one of {', '.join(TTA_MODES)}.")
     path = Path(path)
     kind = model_kind(path)
     if not path.is_file():
@@ -337,18 +363,20 @@ def predict_model(
             return predict_tflite(classifier, faces, show_progress=show_progress)
 
     started = time.perf_counter()
-    probs = run(images)
-    passes = 1
-    if tta == "flip":
-        probs = (probs + run(flip_faces(images))) / 2.0
-        passes = 2
+    if tta == "tencrop":
+        probs = np.mean([run(view) for view in ten_crops(images)], axis=0)
+    else:
+        probs = run(images)
+        if tta == "flip":
+            probs = (probs + run(flip_faces(images))) / 2.0
+    passes = TTA_PASSES[tta]
     seconds = time.perf_counter() - started
     return Prediction(probs.astype(np.float32), class_names, seconds, passes)
 
 
 def default_out_dir(model_path: Path, split: str, tta: str) -> Path:
     """Beside the checkpoint when it sits in a run folder, else in the ferdesk cache."""
-    suffix = f"{model_path.stem}-{split}" + ("-tta_flip" if tta == "flip" else "")
+    suffix = f"{model_path.stem}-{split}" + (f"-tta_{tta}" if tta != "none" else "")
     if (model_path.parent / "config.json").is_file():
         return model_path.parent / f"eval-{suffix}"
     from training.data import cache_dir
@@ -390,7 +418,7 @@ def evaluate_model(
     out = Path(out_dir).expanduser() if out_dir else default_out_dir(model_path, split, tta)
     out.mkdir(parents=True, exist_ok=True)
     title = f"{model_path.parent.name}/{model_path.name} on {source} {split}" + (
-        " (flip TTA)" if tta == "flip" else ""
+        f" ({tta} TTA)" if tta != "none" else ""
     )
     record = {
         "model": str(model_path),
@@ -404,6 +432,7 @@ def evaluate_model(
         "ms_per_face_batched": round(1000.0 * prediction.seconds / max(len(dataset), 1), 4),
         "num_threads": num_threads if kind == "tflite" else None,
         "metrics": metrics,
+        "confusion_pairs": confusion_pairs(metrics),
     }
     report = format_report(metrics, title)
     (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -416,6 +445,103 @@ def evaluate_model(
         class_names=np.asarray(dataset.class_names),
     )
     plot_confusion_matrix(metrics, out / "confusion_matrix.png", title)
+    plot_reliability(dataset.labels, {"model": prediction.probs}, out / "reliability.png", title)
+    plot_confident_mistakes(
+        dataset.images, dataset.labels, prediction.probs, dataset.class_names, out / "mistakes.png"
+    )
     record["out_dir"] = str(out)
     record["report"] = report
     return record
+
+
+def confusion_pairs(metrics: dict, top: int = 8) -> list[dict]:
+    """The most frequent (true → predicted) mistakes, with their share of the true class."""
+    names = metrics["class_names"]
+    counts = np.asarray(metrics["confusion_matrix"], np.int64)
+    support = counts.sum(axis=1)
+    pairs = [
+        {
+            "true": names[t],
+            "predicted": names[p],
+            "count": int(counts[t, p]),
+            "share_of_true": round(float(counts[t, p] / support[t]), 4) if support[t] else 0.0,
+        }
+        for t in range(len(names))
+        for p in range(len(names))
+        if t != p and counts[t, p] > 0
+    ]
+    return sorted(pairs, key=lambda pair: -pair["count"])[:top]
+
+
+def reliability_bins(labels: np.ndarray, probs: np.ndarray, bins: int = CALIBRATION_BINS) -> dict:
+    """Per confidence bin: mean confidence, accuracy and count (what a reliability diagram shows)."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    rows = {"edges": edges.tolist(), "confidence": [], "accuracy": [], "count": []}
+    for index in range(bins):
+        members = which == index
+        rows["count"].append(int(members.sum()))
+        rows["confidence"].append(float(confidence[members].mean()) if members.any() else None)
+        rows["accuracy"].append(float(correct[members].mean()) if members.any() else None)
+    return rows
+
+
+def plot_reliability(
+    labels: np.ndarray, probs_by_name: dict[str, np.ndarray], out_png: str | os.PathLike, title: str = ""
+) -> Path:
+    """Reliability diagram: accuracy against confidence per bin (the diagonal is perfect)."""
+    from training.figures import pyplot
+
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(5.5, 5))
+    axis.plot([0, 1], [0, 1], color="gray", linestyle="--", label="perfectly calibrated")
+    for name, probs in probs_by_name.items():
+        rows = reliability_bins(labels, probs)
+        points = [(c, a) for c, a in zip(rows["confidence"], rows["accuracy"], strict=True) if c is not None]
+        ece = expected_calibration_error(labels, probs)
+        axis.plot(*zip(*points, strict=True), marker="o", label=f"{name} (ECE {100 * ece:.1f} %)")
+    axis.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title=title or "Reliability")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper left", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out_png, dpi=110)
+
+
+def plot_confident_mistakes(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    out_png: str | os.PathLike,
+    per_class: int = 8,
+) -> Path:
+    """One row per true class: its most confident mistakes, each titled with the wrong answer."""
+    from training.figures import pyplot
+
+    plt = pyplot()
+    predictions = probs.argmax(axis=1)
+    confidence = probs.max(axis=1)
+    rows = len(class_names)
+    fig, axes = plt.subplots(rows, per_class, figsize=(1.3 * per_class + 1.2, 1.45 * rows), squeeze=False)
+    for row, name in enumerate(class_names):
+        wrong = np.flatnonzero((labels == row) & (predictions != row))
+        wrong = wrong[np.argsort(-confidence[wrong])][:per_class]
+        for column in range(per_class):
+            axis = axes[row, column]
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(name, fontsize=9)
+            if column < len(wrong):
+                index = wrong[column]
+                axis.imshow(images[index, :, :, 0], cmap="gray", vmin=0, vmax=1)
+                axis.set_title(f"{class_names[predictions[index]]} {confidence[index]:.2f}", fontsize=7)
+            else:
+                axis.axis("off")
+                if column == 0:
+                    axis.text(0.5, 0.5, f"{name}: none", ha="center", va="center", fontsize=7)
+    fig.suptitle("Most confident mistakes per true class (title: predicted label, confidence)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out_png, dpi=100)

@@ -24,8 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from training.augment import AugmentConfig, AugmentedFaces, class_weights
+from training.balance import BALANCE_METHODS, balance
 from training.data import DEFAULT_DATA_ROOT, FaceDataset, cache_dir, load_split
 from training.figures import save_figure
+from training.optimizers import OPTIMIZERS, is_head, make_optimizer
+
+#: The Keras backend the recipes are trained under: the fastest measured on the 2-core CPU
+#: (benchmarks/bench_training.py, 2026-12-01: vgg_compact bare fit 228-281 faces/s under
+#: TensorFlow 2.21, 78-131 under PyTorch 2.13).
+DEFAULT_BACKEND = "tensorflow"
+SCHEDULES = ("cosine", "plateau", "constant")
 
 
 @dataclass
@@ -47,6 +55,13 @@ class TrainConfig:
     plateau_patience: int = 5
     early_stopping_patience: int = 20
     class_weight_power: float = 0.0
+    l2: float = 0.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    balance: str = "none"
+    init_weights: str = ""
+    freeze_epochs: int = 0
+    body_lr_multiplier: float = 1.0
     seed: int = 1234
     time_budget_minutes: float = 0.0
     clean: bool = True
@@ -74,17 +89,53 @@ class TrainConfig:
             (self.learning_rate > 0, f"learning_rate == {self.learning_rate}, must be > 0."),
             (0 <= self.label_smoothing < 1, f"label_smoothing == {self.label_smoothing}, must be in [0, 1)."),
             (0 <= self.dropout < 1, f"dropout == {self.dropout}, must be in [0, 1)."),
-            (self.optimizer in ("adamw", "sgd"), f"optimizer {self.optimizer!r}: use 'adamw' or 'sgd'."),
             (
-                self.schedule in ("cosine", "plateau"),
-                f"schedule {self.schedule!r}: use 'cosine' or 'plateau'.",
+                self.optimizer in OPTIMIZERS,
+                f"optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}.",
             ),
+            (
+                self.schedule in SCHEDULES,
+                f"schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}.",
+            ),
+            (
+                self.balance in BALANCE_METHODS,
+                f"balance {self.balance!r}: use one of {', '.join(BALANCE_METHODS)}.",
+            ),
+            (self.l2 >= 0, f"l2 == {self.l2}, must be >= 0."),
+            (self.mixup_alpha >= 0 and self.cutmix_alpha >= 0, "mixup_alpha and cutmix_alpha must be >= 0."),
+            (
+                0 <= self.freeze_epochs < self.epochs,
+                f"freeze_epochs == {self.freeze_epochs}, must be in [0, epochs) = [0, {self.epochs}).",
+            ),
+            (self.body_lr_multiplier > 0, f"body_lr_multiplier == {self.body_lr_multiplier}, must be > 0."),
             (self.source in ("fer2013", "ferplus"), f"source {self.source!r}: use 'fer2013' or 'ferplus'."),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        from training.models import create_model, list_models
+
+        if self.model not in list_models():
+            create_model(self.model)  # raises with the closest known names, before any data is read
         return self
+
+
+def _drop_unfinished_log_rows(log_path: Path, epochs_done: int) -> None:
+    """A kill between the log's row and the checkpoint leaves a row the resumed run will write
+    again; keep only the epochs the checkpoint holds."""
+    if not log_path.is_file():
+        return
+    with log_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [row for row in rows if int(row.get("epoch", -1)) < epochs_done]
+    if len(kept) == len(rows) or not rows:
+        return
+    tmp = log_path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    os.replace(tmp, log_path)
 
 
 def default_run_dir(model: str) -> Path:
@@ -155,7 +206,59 @@ def _limit(dataset: FaceDataset, limit: int, seed: int) -> FaceDataset:
 def build_network(config: TrainConfig, num_classes: int):
     from training.models import create_model
 
-    return create_model(config.model, num_classes=num_classes, dropout=config.dropout)
+    kwargs: dict = {"dropout": config.dropout}
+    if config.l2:
+        kwargs["l2"] = config.l2
+    return create_model(config.model, num_classes=num_classes, **kwargs)
+
+
+def _hardware() -> str:
+    """Return GPU when Keras's backend sees one, else CPU (the report states each run's budget)."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+        if backend == "torch":
+            import torch
+
+            return "GPU" if torch.cuda.is_available() else "CPU"
+        if backend == "jax":
+            import jax
+
+            return "GPU" if jax.default_backend() == "gpu" else "CPU"
+    except (ImportError, RuntimeError):
+        pass
+    return "CPU"
+
+
+def set_frozen(model, frozen: bool) -> bool:
+    """Freeze (or unfreeze) every top-level layer but the head; True when anything changed."""
+    changed = False
+    for layer in model.layers:
+        trainable = True if not frozen else is_head(layer.name)
+        if layer.weights and layer.trainable != trainable:
+            layer.trainable = trainable
+            changed = True
+    return changed
+
+
+def _compile(model, config: TrainConfig, steps_per_epoch: int, iterations: int = 0) -> None:
+    import keras
+
+    optimizer = _optimizer(config, steps_per_epoch)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    if iterations:
+        # A new optimizer after unfreezing continues the learning-rate schedule where it was.
+        optimizer.build(model.trainable_variables)
+        optimizer.iterations.assign(iterations)
 
 
 def _optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -173,21 +276,26 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
         )
     else:
         learning_rate = config.learning_rate
-    if config.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
-    else:
-        optimizer = keras.optimizers.SGD(
-            learning_rate=learning_rate,
-            momentum=config.momentum,
-            nesterov=True,
-            weight_decay=config.weight_decay,
-        )
-    optimizer.exclude_from_weight_decay(var_names=["bn", "bias", "gamma", "beta"])
-    return optimizer
+    return make_optimizer(
+        config.optimizer,
+        learning_rate,
+        weight_decay=config.weight_decay,
+        momentum=config.momentum,
+        body_lr_multiplier=config.body_lr_multiplier,
+    )
 
 
-def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: int | None = None) -> dict:
-    """Train (or resume) one run; returns the final state (best epoch and PublicTest accuracy)."""
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    restart: bool = False,
+    verbose: int | None = None,
+    extra_callbacks: list | None = None,
+) -> dict:
+    """Train (or resume) one run; returns the final state (best epoch and PublicTest accuracy).
+
+    ``extra_callbacks`` (e.g. :class:`training.throughput.FacesPerSecond`) join the run's own.
+    """
     import keras
 
     config.validate()
@@ -200,6 +308,8 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
     if resuming:
         saved = json.loads((run_dir / "config.json").read_text())
         saved.setdefault("clean", False)  # runs started before cleaning existed keep their data
+        # The recipe is the run's own; only this session's time budget comes from the caller.
+        saved["time_budget_minutes"] = config.time_budget_minutes
         config = TrainConfig.from_dict(saved)
         state = json.loads(state_path.read_text())
         if state.get("finished"):
@@ -209,6 +319,7 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
             )
             return state
         state["reason"] = ""  # the previous session's reason (e.g. its time budget) is history
+        _drop_unfinished_log_rows(log_path, state["epoch"])
     else:
         for stale in (log_path, state_path, last_path, run_dir / "best.keras"):
             stale.unlink(missing_ok=True)
@@ -223,6 +334,7 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
         }
         _write_json(run_dir / "config.json", asdict(config))
 
+    state["hardware"] = _hardware()
     keras.utils.set_random_seed(config.seed + state["epoch"])
     train_set = load_split(config.data, "Training", config.source)
     val_set = load_split(config.data, "PublicTest", config.source)
@@ -235,7 +347,16 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
     train_set = _limit(train_set, config.limit_train, config.seed)
     val_set = _limit(val_set, config.limit_val, config.seed)
     num_classes = len(train_set.class_names)
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    train_images, train_targets, train_labels = balance(
+        train_set.images, _one_hot(train_set), train_set.labels, config.balance, config.seed
+    )
+    if len(train_labels) != len(train_set):
+        print(
+            f"Balancing ({config.balance}): {len(train_set)} → {len(train_labels)} Training faces, "
+            f"{np.bincount(train_labels, minlength=num_classes).tolist()} per class."
+        )
+    steps_per_epoch = math.ceil(len(train_labels) / config.batch_size)
+    state["train_faces"] = len(train_labels)
 
     if resuming:
         model = keras.models.load_model(last_path)
@@ -245,13 +366,15 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
         )
     else:
         model = build_network(config, num_classes)
-        model.compile(
-            optimizer=_optimizer(config, steps_per_epoch),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=["accuracy"],
-        )
-    weights = class_weights(train_set.labels, num_classes, config.class_weight_power)
-    sample_weight = np.asarray([weights[i] for i in train_set.labels], np.float32)
+        if config.init_weights:
+            from training.models.transfer import load_init_weights
+
+            print(f"Initial weights: {load_init_weights(model, config.init_weights)}.")
+        set_frozen(model, config.freeze_epochs > 0)
+        _compile(model, config, steps_per_epoch)
+    power = config.class_weight_power or (1.0 if config.balance == "class_weight" else 0.0)
+    weights = class_weights(train_labels, num_classes, power)
+    sample_weight = np.asarray([weights[i] for i in train_labels], np.float32) if power else None
     budget_seconds = config.time_budget_minutes * 60.0
     started = time.monotonic()
     elapsed_before = float(state.get("elapsed_seconds", 0.0))
@@ -299,7 +422,8 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
             logs["seconds"] = round(time.monotonic() - started, 1)
             super().on_epoch_end(epoch, logs)
 
-    callbacks: list = [FlushingCSVLogger(str(log_path), append=resuming), RunKeeper()]
+    csv_logger = FlushingCSVLogger(str(log_path), append=resuming)
+    callbacks: list = [csv_logger, RunKeeper(), *(extra_callbacks or [])]
     if config.schedule == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
@@ -316,24 +440,38 @@ def train(config: TrainConfig, run_dir: Path, restart: bool = False, verbose: in
         f"Training {config.model} on {len(train_set)} faces, selecting on {len(val_set)} "
         f"PublicTest faces; run folder {run_dir}"
     )
-    if state["epoch"] < config.epochs:
+    # Phases: the body frozen for the first freeze_epochs (head only), then everything trains.
+    phases = (
+        [(config.freeze_epochs, True), (config.epochs, False)]
+        if config.freeze_epochs
+        else [(config.epochs, False)]
+    )
+    for phase_end, frozen in phases:
+        if state["epoch"] >= phase_end or state["reason"]:
+            continue
+        if set_frozen(model, frozen):
+            print(f"{'Freezing' if frozen else 'Unfreezing'} the body at epoch {state['epoch']}.")
+            _compile(model, config, steps_per_epoch, iterations=state["epoch"] * steps_per_epoch)
         batches = AugmentedFaces(
-            train_set.images,
-            _one_hot(train_set),
-            sample_weight if config.class_weight_power else None,
+            train_images,
+            train_targets,
+            sample_weight,
             config.batch_size,
             config.augment,
             config.seed,
             epoch=state["epoch"],
+            mixup_alpha=config.mixup_alpha,
+            cutmix_alpha=config.cutmix_alpha,
         )
         model.fit(
             batches,
-            epochs=config.epochs,
+            epochs=phase_end,
             initial_epoch=state["epoch"],
             validation_data=(val_set.images, _one_hot(val_set)),
             callbacks=callbacks,
             verbose=verbose,
         )
+        csv_logger.append = True  # a second phase adds rows to the same log
     if not state["reason"].startswith("time budget"):
         state["finished"] = True
         state["reason"] = state["reason"] or f"completed {config.epochs} epochs"

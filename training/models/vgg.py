@@ -39,7 +39,9 @@ def build_vgg(
     block_dropout: float = 0.1,
     weight_decay: float = 0.0,
     name: str = "vgg",
+    l2: float = 0.0,
 ) -> keras.Model:
+    weight_decay = weight_decay or l2
     inputs = keras.Input((input_size, input_size, 1), name="face")
     x = inputs
     if isinstance(convs_per_block, int):
@@ -73,6 +75,18 @@ def vgg_compact(num_classes: int = 7, input_size: int = 48, **kwargs) -> keras.M
     """
     return build_vgg(
         (24, 48, 96, 192), (1, 2, 2, 2), 256, num_classes, input_size, name="vgg_compact", **kwargs
+    )
+
+
+@register_model
+def vgg_medium(num_classes: int = 7, input_size: int = 48, **kwargs) -> keras.Model:
+    """vgg_compact a third wider, 32-64-128-256 (1, 2, 2, 2 convs), dense 256: ~1.76 M parameters.
+
+    About 98 MMAC a face (1.8x vgg_compact) but only 1.4x slower to train under TensorFlow here
+    (196 vs 281 faces/s bare): the long-schedule candidate for the >= 70 % default.
+    """
+    return build_vgg(
+        (32, 64, 128, 256), (1, 2, 2, 2), 256, num_classes, input_size, name="vgg_medium", **kwargs
     )
 
 

@@ -1,0 +1,377 @@
+"""``python -m training report``: the side-by-side comparison of every run, written to
+``docs/model-zoo.md`` (with two plots), beside the five studies' own figures and the ``fer`` library.
+
+A row per run folder (``config.json`` + ``state.json`` + ``best.keras``): parameters, MACs per face,
+training time and budget (epochs done of the schedule, CPU or GPU — a run stopped early or given a
+short CPU budget says so), PublicTest and PrivateTest accuracy, macro-F1, per-class recall, ECE,
+and the ``.tflite`` ms/face at one thread. Figures come from the run's ``eval-best-*`` folders
+(written by ``python -m training evaluate``); ``--measure`` creates the missing ones (and converts
+``best.keras`` to a temporary ``.tflite`` to time it). Selection is on PublicTest; PrivateTest is
+shown, never used to pick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: What the studies this project grew out of reported on FER2013 (their own splits and budgets).
+STUDY_FIGURES: tuple[tuple[str, str, float], ...] = (
+    ("FCNN (fully connected)", "fcnn", 45.0),
+    ("baseline CNN", "baseline_cnn", 56.0),
+    ("DeepFER CNN", "deepfer_cnn", 60.0),
+    ("VGG-style", "vgg_*", 67.0),
+    ("ResNet-50 transfer (VGGFace weights)", "resnet50_transfer", 71.0),
+)
+FER_LIBRARY = ("`fer` library (PrivateTest, measured here)", 65.87)
+#: Fewer epochs than this on a CPU is a short budget: the row is not a converged figure.
+SHORT_BUDGET_EPOCHS = 30
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "model-zoo.md"
+
+
+@dataclass
+class Row:
+    name: str
+    model: str
+    run_dir: Path
+    parameters: int | None = None
+    macs: int | None = None
+    epochs_done: int = 0
+    epochs_planned: int = 0
+    finished: bool = False
+    reason: str = ""
+    hours: float = 0.0
+    hardware: str = "CPU"
+    notes: str = ""
+    public: dict = field(default_factory=dict)
+    private: dict = field(default_factory=dict)
+    ms_per_face: float | None = None
+    train_faces_per_s: float | None = None
+    balance: str = "none"
+    train_faces: int | None = None
+
+    @property
+    def budget(self) -> str:
+        text = f"{self.epochs_done}/{self.epochs_planned} ep, {self.hours:.1f} h {self.hardware}"
+        if not self.finished:
+            resumable = "time budget" in self.reason or not self.reason  # paused, or running now
+            text += ", in progress (resumable)" if resumable else f", stopped ({self.reason})"
+        if self.hardware == "CPU" and self.epochs_done < SHORT_BUDGET_EPOCHS:
+            text += " — **short CPU budget**"
+        return text
+
+
+def find_runs(roots: list[Path]) -> list[Path]:
+    runs = []
+    for root in roots:
+        root = root.expanduser()
+        candidates = [root] if (root / "config.json").is_file() else sorted(root.glob("*/"))
+        runs += [c for c in candidates if (c / "config.json").is_file() and (c / "best.keras").is_file()]
+    return runs
+
+
+def _metrics(run_dir: Path, split: str) -> dict:
+    path = run_dir / f"eval-best-{split}" / "metrics.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("metrics", {})
+
+
+def _stale(run_dir: Path, name: str) -> bool:
+    """A figure measured on an older best.keras (the run found a better epoch since)."""
+    path = run_dir / name
+    return path.is_file() and path.stat().st_mtime < (run_dir / "best.keras").stat().st_mtime
+
+
+def _tflite_ms(run_dir: Path, model) -> float | None:
+    cached = run_dir / "tflite_timing.json"
+    if cached.is_file() and not (model is not None and _stale(run_dir, cached.name)):
+        return json.loads(cached.read_text()).get("ms_per_face_1thread")
+    if model is None:
+        return None
+    from ferdesk.vision.classifier import write_sidecar
+    from ferdesk.vision.emotions import EMOTIONS, FERPLUS_EMOTIONS
+    from training.export import convert, require_tensorflow_backend, time_per_face
+
+    require_tensorflow_backend()
+    import numpy as np
+
+    classes = int(model.output_shape[-1])
+    labels = EMOTIONS if classes == len(EMOTIONS) else FERPLUS_EMOTIONS[:classes]
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.tflite"
+        path.write_bytes(convert(model, "float32"))
+        write_sidecar(path, model.name, labels)
+        face = np.random.default_rng(0).random((1, *model.input_shape[1:]), dtype=np.float32)
+        milliseconds = round(time_per_face(path, face, runs=200), 4)
+    cached.write_text(json.dumps({"ms_per_face_1thread": milliseconds}) + "\n")
+    return milliseconds
+
+
+def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool = False) -> Row:
+    from training.complexity import describe
+    from training.evaluate import evaluate_model, load_keras_model
+
+    config = json.loads((run_dir / "config.json").read_text())
+    state = json.loads((run_dir / "state.json").read_text()) if (run_dir / "state.json").is_file() else {}
+    row = Row(name=run_dir.name, model=config.get("model", "?"), run_dir=run_dir)
+    row.epochs_done = int(state.get("epoch", 0))
+    row.epochs_planned = int(config.get("epochs", 0))
+    row.finished = bool(state.get("finished"))
+    row.reason = state.get("reason", "")
+    row.hours = float(state.get("elapsed_seconds", 0.0)) / 3600.0
+    row.hardware = state.get("hardware", "CPU")
+    row.balance = config.get("balance", "none")
+    row.train_faces = state.get("train_faces")
+    notes = []
+    if config.get("balance", "none") != "none":
+        notes.append(f"balance={config['balance']}")
+    if config.get("init_weights"):
+        notes.append(
+            f"init from {Path(config['init_weights']).parent.name}/{Path(config['init_weights']).name}"
+        )
+    if config.get("source") == "ferplus":
+        notes.append("FER+ vote distributions")
+    if config.get("limit_train"):
+        notes.append(f"{config['limit_train']} Training faces")
+    row.notes = ", ".join(notes)
+    model = None
+    try:
+        model = load_keras_model(run_dir / "best.keras")
+        row.parameters, row.macs = describe(model).values()
+    except ValueError as error:
+        row.notes = (row.notes + "; " if row.notes else "") + f"best.keras unreadable: {error}"
+    if measure and model is not None:
+        for split in ("PublicTest", "PrivateTest"):
+            if not _metrics(run_dir, split) or _stale(run_dir, f"eval-best-{split}/metrics.json"):
+                evaluate_model(
+                    run_dir / "best.keras",
+                    data_root,
+                    split,
+                    config.get("source", "fer2013"),
+                    show_progress=show_progress,
+                )
+    if any(_stale(run_dir, f"eval-best-{s}/metrics.json") for s in ("PublicTest", "PrivateTest")):
+        row.notes = (row.notes + "; " if row.notes else "") + "figures from an earlier best epoch (--measure)"
+    if state.get("best_epoch"):
+        row.notes = (row.notes + "; " if row.notes else "") + f"best epoch {state['best_epoch']}"
+    row.public = _metrics(run_dir, "PublicTest")
+    row.private = _metrics(run_dir, "PrivateTest")
+    if measure or (run_dir / "tflite_timing.json").is_file():
+        row.ms_per_face = _tflite_ms(run_dir, model if measure else None)
+    seconds = float(state.get("elapsed_seconds", 0.0))
+    faces = int(state.get("train_faces") or config.get("limit_train") or 0) or None
+    if row.epochs_done and seconds and faces:
+        row.train_faces_per_s = faces * row.epochs_done / seconds
+    return row
+
+
+def _pct(metrics: dict, key: str = "accuracy") -> str:
+    return f"{100 * metrics[key]:.2f} %" if key in metrics else "–"
+
+
+def _recalls(metrics: dict) -> str:
+    per_class = metrics.get("per_class")
+    if not per_class:
+        return "–"
+    return " / ".join(f"{row['recall']:.2f}" for row in per_class.values())
+
+
+def _registered_mmac(name: str) -> str:
+    from training.complexity import macs_per_face
+    from training.models import create_model, list_models
+
+    return f"{macs_per_face(create_model(name)) / 1e6:.1f}" if name in list_models() else "–"
+
+
+def shipped_row() -> str | None:
+    from ferdesk.vision.paths import default_emotion_model
+
+    sidecar = Path(default_emotion_model()).with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    data = json.loads(sidecar.read_text())
+    m = data.get("metrics", {})
+    recall = m.get("privatetest_per_class_recall", {})
+    return (
+        f"| **shipped** `{data.get('name')}` (models/ferdesk_emotion.tflite, single pass) | "
+        f"{data.get('training', {}).get('parameters', 0):,} | {_registered_mmac(data.get('name', ''))} | "
+        "34 ep, 1.9 h CPU (models/MODEL_CARD.md) | – | "
+        f"{_pct({'a': m['publictest_accuracy']}, 'a') if 'publictest_accuracy' in m else '–'} | "
+        f"{_pct({'a': m['privatetest_accuracy']}, 'a') if 'privatetest_accuracy' in m else '–'} | "
+        f"{m.get('privatetest_macro_f1', 0):.4f} | "
+        f"{' / '.join(f'{v:.2f}' for v in recall.values()) or '–'} | "
+        f"{100 * m.get('privatetest_ece', 0):.1f} % | {m.get('ms_per_face_1thread', '–')} | |"
+    )
+
+
+def plot(rows: list[Row], out_dir: Path) -> list[Path]:
+    from training.figures import pyplot, save_figure
+
+    plt = pyplot()
+    written = []
+    for key, label, file_name in (
+        ("parameters", "parameters (millions)", "model-zoo-accuracy-vs-params.png"),
+        ("ms_per_face", ".tflite ms/face, 1 thread", "model-zoo-accuracy-vs-ms.png"),
+    ):
+        points = [
+            (getattr(r, key) / (1e6 if key == "parameters" else 1.0), 100 * r.public["accuracy"], r)
+            for r in rows
+            if getattr(r, key) and r.public.get("accuracy") is not None
+        ]
+        fig, axis = plt.subplots(figsize=(6, 4))
+        for x, y, r in points:
+            axis.scatter(x, y, marker="o" if r.epochs_done >= SHORT_BUDGET_EPOCHS else "x")
+            axis.annotate(r.name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        axis.set(xlabel=label, ylabel="PublicTest accuracy (%)", title="Accuracy vs " + label.split(" (")[0])
+        if key == "parameters" and points:
+            axis.set_xscale("log")
+        axis.grid(alpha=0.3)
+        fig.text(0.01, 0.01, "x = short CPU budget (not converged)", fontsize=7)
+        fig.tight_layout()
+        written.append(save_figure(fig, out_dir / file_name, dpi=100))
+    return written
+
+
+def shipped_ms_now() -> float | None:
+    """The shipped model's ms/face timed in this run: the baseline the new rows' timings compare to."""
+    import numpy as np
+
+    from ferdesk.vision.paths import default_emotion_model
+    from training.export import time_per_face
+
+    path = Path(default_emotion_model())
+    if not path.is_file():
+        return None
+    return round(
+        time_per_face(path, np.random.default_rng(0).random((1, 48, 48, 1), dtype=np.float32), 200), 3
+    )
+
+
+def write_report(rows: list[Row], out: Path, date: str, baseline_ms: float | None = None) -> Path:
+    from ferdesk.vision.emotions import EMOTIONS
+
+    lines = [
+        "# Model zoo — every training run side by side",
+        "",
+        f"Written by `python -m training report` on {date} from the run folders; do not edit by hand.",
+        "Selection is on PublicTest; PrivateTest is the benchmark (shown, never used to choose).",
+        f"Per-class recall order: {' / '.join(EMOTIONS)}. ms/face: float32 `.tflite`, batch 1, one thread.",
+        f"Budgets are honest: a CPU run of fewer than {SHORT_BUDGET_EPOCHS} epochs is marked "
+        "**short CPU budget** —",
+        "its accuracy is where that budget got, not what the architecture reaches.",
+        *(
+            [
+                f"Timings were taken on a shared machine: the shipped model timed in the same run took "
+                f"{baseline_ms} ms/face (1.34 ms on a quiet machine, model card) — compare ratios, not ms."
+            ]
+            if baseline_ms
+            else []
+        ),
+        "",
+        "| run | parameters | MMAC/face | budget (epochs, time, hardware) | faces/s (whole epochs) | "
+        "PublicTest | PrivateTest | macro-F1 (Private) | recall per class (Private) | ECE (Private) | "
+        "ms/face | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    shipped = shipped_row()
+    if shipped:
+        lines.append(shipped)
+    for r in sorted(rows, key=lambda r: -(r.public.get("accuracy") or 0)):
+        f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
+        ece = f"{100 * r.private['ece']:.1f} %" if "ece" in r.private else "–"
+        parameters = f"{r.parameters:,}" if r.parameters else "–"
+        speed = f"{r.ms_per_face:.2f}" if r.ms_per_face is not None else "–"
+        lines.append(
+            f"| {r.name} (`{r.model}`) | {parameters} | {(r.macs or 0) / 1e6:.1f} | {r.budget} | "
+            f"{f'{r.train_faces_per_s:.0f}' if r.train_faces_per_s else '–'} | "
+            f"{_pct(r.public)} | {_pct(r.private)} | {f1} | {_recalls(r.private)} | {ece} | {speed} | "
+            f"{r.notes} |"
+        )
+    studied = [r for r in rows if r.name.startswith("imbalance-") or r.balance != "none"]
+    if studied:
+        lines += [
+            "",
+            "## Class imbalance: the same network and epochs, one remedy each (disgust: 436 Training faces)",
+            "",
+            "| run | remedy | Training faces an epoch | PublicTest acc | disgust recall (Public) | "
+            "PrivateTest acc | macro-F1 (Private) | disgust recall (Private) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(studied, key=lambda r: r.name):
+
+            def disgust(metrics: dict) -> str:
+                row = metrics.get("per_class", {}).get("disgust")
+                return f"{row['recall']:.3f}" if row else "–"
+
+            f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
+            lines.append(
+                f"| {r.name} | {r.balance} | {r.train_faces or '–'} | {_pct(r.public)} | "
+                f"{disgust(r.public)} | "
+                f"{_pct(r.private)} | {f1} | {disgust(r.private)} |"
+            )
+    lines += [
+        "",
+        "## The studies' own figures (their splits, budgets and hardware), and the `fer` library",
+        "",
+        "| what | model here | reported accuracy | best run here (PublicTest / PrivateTest) |",
+        "|---|---|---|---|",
+    ]
+    import fnmatch
+
+    for label, pattern, figure in STUDY_FIGURES:
+        ours = [r for r in rows if fnmatch.fnmatch(r.model, pattern) and r.public]
+        best = max(ours, key=lambda r: r.public.get("accuracy", 0), default=None)
+        here = (
+            f"{_pct(best.public)} / {_pct(best.private)} ({best.name}, {best.budget})"
+            if best
+            else "not run yet"
+        )
+        lines.append(f"| {label} | `{pattern}` | {figure:.0f} % | {here} |")
+    lines.append(f"| {FER_LIBRARY[0]} | – | {FER_LIBRARY[1]:.2f} % | – |")
+    lines += [
+        "",
+        "![accuracy vs parameters](model-zoo-accuracy-vs-params.png) "
+        "![accuracy vs ms/face](model-zoo-accuracy-vs-ms.png)",
+        "",
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, out)
+    return out
+
+
+def build_report(
+    roots: list[Path],
+    out: Path = DEFAULT_OUT,
+    data_root: Path | None = None,
+    measure: bool = False,
+    show_progress: bool = False,
+) -> tuple[Path, list[Row]]:
+    import time
+
+    from tqdm import tqdm
+
+    from training.data import DEFAULT_DATA_ROOT
+
+    runs = find_runs(roots)
+    if not runs:
+        raise FileNotFoundError(
+            f"No run folders (config.json + best.keras) under {', '.join(str(r) for r in roots)}; train one "
+            "with 'python -m training train' or pass --runs DIR."
+        )
+    data_root = Path(data_root or DEFAULT_DATA_ROOT)
+    if measure and not data_root.is_dir():
+        raise FileNotFoundError(f"--measure needs the data at {data_root}; pass --data PATH.")
+    rows = [
+        collect(r, data_root, measure, show_progress)
+        for r in tqdm(runs, desc="runs", unit="run", disable=not show_progress)
+    ]
+    baseline = shipped_ms_now() if measure else None
+    written = write_report(rows, out, time.strftime("%Y-%m-%d"), baseline)
+    plot(rows, out.parent)
+    return written, rows
