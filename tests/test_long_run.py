@@ -130,6 +130,22 @@ def test_the_window_keeps_a_file_looping_and_announcing(qtbot, store, clip):
     assert not any(name in LIVE_THREADS for name in live_threads())
 
 
+def test_with_looping_off_in_the_settings_a_file_ends_once_and_says_so(qtbot, store, clip):
+    from ferdesk.session.settings import AppSettings
+
+    store.save(AppSettings(loop_videos=False))
+    window = make_window(qtbot, store)
+    assert window.open_source_spec(str(clip))
+    qtbot.waitUntil(
+        lambda: any(text.startswith("End of") for text in window.timeline.texts()),
+        timeout=FIRST_RESULT_TIMEOUT_MS,
+    )
+    qtbot.wait(1500)  # a clip that looped would have passed its end several times by now
+    assert sum(text.startswith("End of") for text in window.timeline.texts()) == 1
+    assert not any(name in LIVE_THREADS for name in live_threads()), "the ended clip left its threads"
+    window.close()
+
+
 # -- a source that fails late ------------------------------------------------------------------------
 class LateFailingVideo(VideoFileSource):
     """A real video file played as a camera that is lost after ``fail_after`` frames, many passes

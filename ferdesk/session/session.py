@@ -546,7 +546,7 @@ class Session:
                 on_status=functools.partial(self._on_status, generation),
                 mirror=flags.mirror,
                 user_facing_camera=flags.camera_faces_user,
-                loop=True,
+                loop=self.settings.loop_videos,
             )
             self.runner = runner
             runner.start()

@@ -56,6 +56,8 @@ class AppSettings:
     camera_faces_user: bool = False
     detector: str = "full"
     large_text: bool = False
+    #: A video file (and the demo) starts again at its end; off, it ends and says so.
+    loop_videos: bool = True
 
     @property
     def speech_wanted(self) -> bool:
@@ -136,6 +138,7 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("camera_faces_user", parse_bool),
         _choice("detector", DETECTORS),
         SettingSpec("large_text", parse_bool),
+        SettingSpec("loop_videos", parse_bool),
     )
 }
 assert set(SPECS) == {f.name for f in fields(AppSettings)}, "every AppSettings field needs a SettingSpec"

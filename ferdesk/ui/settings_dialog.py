@@ -202,6 +202,13 @@ class SettingsDialog(QDialog):
             "announced from your side, not the camera's.",
         )
         self.camera_faces_user.setChecked(settings.camera_faces_user)
+        self.loop_videos = _describe(
+            QCheckBox("Play videos in a l&oop"),
+            "Play videos in a loop",
+            "A video file or the demo starts again when it ends. Untick to have it stop at its end and "
+            "say so. Applies the next time a video is opened.",
+        )
+        self.loop_videos.setChecked(settings.loop_videos)
         self.detector = _describe(
             _combo(DETECTORS, settings.detector),
             "Face detector",
@@ -239,6 +246,7 @@ class SettingsDialog(QDialog):
         self._row(video_form, "&Face detector:", self.detector)
         video_form.addRow("", self.mirror)
         video_form.addRow("", self.camera_faces_user)
+        video_form.addRow("", self.loop_videos)
         video_form.addRow("", self.large_text)
 
         self.buttons = QDialogButtonBox(
@@ -301,6 +309,7 @@ class SettingsDialog(QDialog):
             camera_faces_user=self.camera_faces_user.isChecked(),
             detector=str(self.detector.currentData()),
             large_text=self.large_text.isChecked(),
+            loop_videos=self.loop_videos.isChecked(),
         )
 
     def restore_defaults(self) -> None:
@@ -326,6 +335,7 @@ class SettingsDialog(QDialog):
         self.mirror.setChecked(defaults.mirror)
         self.camera_faces_user.setChecked(defaults.camera_faces_user)
         self.large_text.setChecked(defaults.large_text)
+        self.loop_videos.setChecked(defaults.loop_videos)
 
     def _on_try_voice(self) -> None:
         if self._preview is not None:
