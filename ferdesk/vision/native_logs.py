@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from typing import TextIO
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -19,6 +20,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _lock = threading.RLock()
 _depth = 0
+_visible: TextIO | None = None
+_visible_target: tuple[int, int] | None = None
+
+
+def _visible_stderr(real_fd: int, encoding: str) -> TextIO:
+    """A text stream on a duplicate of the real stderr, kept open across loads.
+
+    It is never closed while its target stays the same: a thread that picked it up as
+    ``sys.stderr`` just before the redirect ended may still be halfway through a ``print`` (the text,
+    then its newline), and a closed stream would cut that line in two.
+    """
+    global _visible, _visible_target
+    status = os.fstat(real_fd)
+    target = (status.st_dev, status.st_ino)
+    if _visible is None or _visible.closed or _visible_target != target:
+        previous = _visible
+        _visible = open(os.dup(real_fd), "w", buffering=1, encoding=encoding, errors="backslashreplace")  # noqa: SIM115
+        _visible_target = target
+        if previous is not None and not previous.closed:
+            with contextlib.suppress(OSError, ValueError):
+                previous.close()
+    return _visible
 
 
 @contextlib.contextmanager
@@ -51,17 +74,16 @@ def quiet_native_logs() -> Iterator[None]:
         saved = os.dup(stderr_fd)
         devnull = os.open(os.devnull, os.O_WRONLY)
         python_stderr = sys.stderr
-        encoding = getattr(python_stderr, "encoding", None) or "utf-8"
         try:
-            with open(
-                os.dup(saved), "w", buffering=1, encoding=encoding, errors="backslashreplace"
-            ) as visible:
-                os.dup2(devnull, stderr_fd)
-                sys.stderr = visible
-                try:
-                    yield
-                finally:
-                    sys.stderr = python_stderr
+            visible = _visible_stderr(saved, getattr(python_stderr, "encoding", None) or "utf-8")
+            os.dup2(devnull, stderr_fd)
+            sys.stderr = visible
+            try:
+                yield
+            finally:
+                sys.stderr = python_stderr
+                with contextlib.suppress(OSError, ValueError):
+                    visible.flush()
         finally:
             os.dup2(saved, stderr_fd)
             os.close(saved)
