@@ -22,16 +22,13 @@ from __future__ import annotations
 import os
 import threading
 
+from ferdesk.vision.native_logs import native_logs_wanted
+
 #: Shown where ferdesk summarises a problem whose raw details it hid.
 SHOW_NATIVE_LOGS_HINT = "FERDESK_NATIVE_LOGS=1 shows FFmpeg's own messages"
 
 _applied = False
 _lock = threading.Lock()
-
-
-def native_logs_wanted() -> bool:
-    """True when the user asked to see the native libraries' raw messages."""
-    return os.environ.get("FERDESK_NATIVE_LOGS") == "1"
 
 
 def quiet_video_logs() -> None:

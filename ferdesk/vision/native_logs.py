@@ -18,6 +18,11 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def native_logs_wanted() -> bool:
+    """True when the user asked to see the native libraries' raw messages (``FERDESK_NATIVE_LOGS=1``)."""
+    return os.environ.get("FERDESK_NATIVE_LOGS") == "1"
+
+
 _lock = threading.RLock()
 _depth = 0
 _visible: TextIO | None = None
@@ -54,7 +59,7 @@ def quiet_native_logs() -> Iterator[None]:
     concurrent uses share one redirect (a re-entrant lock and a depth count).
     """
     global _depth
-    if os.environ.get("FERDESK_NATIVE_LOGS") == "1":
+    if native_logs_wanted():
         yield
         return
     try:
