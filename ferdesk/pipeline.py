@@ -20,18 +20,35 @@ class LivePipeline:
     The analyzer is borrowed, not owned: whoever created it closes it. ``timings_ms`` of each
     result has "detect", "classify", "track" and "total" in milliseconds.
 
+    Flip test-time augmentation costs two passes a face. Live, with ``alternate_flip`` (the
+    default), a model that asks for it runs one pass a face instead, on the plain view one frame
+    and the mirrored view the next: the tracker's smoothing of each face's probabilities over
+    frames averages the two views, so the app keeps the augmentation's accuracy at half its cost
+    (``tests/test_pipeline.py`` checks the smoothed result against both views of every frame).
+    File analysis passes False, so each frame's figures are the model's full answer.
+
     Frames more than ``max_gap_s`` seconds apart (by ``Frame.timestamp``: a stall, a long
     analysis start-up) start the tracking afresh: the tracker counts missed frames, not seconds,
     and a face from seconds ago must not lend its identity to whoever is in view now.
     """
 
-    def __init__(self, analyzer: FaceAnalyzer, tracker: FaceTracker | None = None, *, max_gap_s: float = 1.0):
+    def __init__(
+        self,
+        analyzer: FaceAnalyzer,
+        tracker: FaceTracker | None = None,
+        *,
+        max_gap_s: float = 1.0,
+        alternate_flip: bool = True,
+    ):
         if max_gap_s <= 0:
             raise ValueError(f"max_gap_s == {max_gap_s}, must be > 0 seconds.")
         self.analyzer = analyzer
         self.tracker = tracker if tracker is not None else FaceTracker()
         self.max_gap_s = max_gap_s
         self._last_timestamp: float | None = None
+        classifier = analyzer.classifier
+        self._alternate = bool(alternate_flip and getattr(classifier, "flip_tta", False))
+        self._mirror_next = False
 
     @property
     def model_name(self) -> str:
@@ -45,7 +62,12 @@ class LivePipeline:
         start = time.perf_counter()
         detections = self.analyzer.detector.detect(rgb)
         detected = time.perf_counter()
-        faces = self.analyzer.classify_boxes(rgb, detections)
+        if self._alternate:
+            view = "mirror" if self._mirror_next else "plain"
+            self._mirror_next = not self._mirror_next
+            faces = self.analyzer.classify_boxes(rgb, detections, view=view)
+        else:
+            faces = self.analyzer.classify_boxes(rgb, detections)
         classified = time.perf_counter()
         tracked = self.tracker.update(faces, frame.width, frame.height)
         done = time.perf_counter()

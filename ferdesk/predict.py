@@ -2,7 +2,7 @@
 
 A stable contract that scripts rely on::
 
-    ferdesk predict [--faces auto|whole] [--json] [--model PATH] [--detector short|full] PATH...
+    ferdesk predict [--faces auto|whole] [--json] [--model PATH | --accurate] [--detector short|full] PATH...
 
 PATHs are image files or folders (searched recursively). Every file gives exactly one result — its
 faces or its one-line error — whatever it holds, and the run goes on: see :data:`EPILOG` for the
@@ -73,6 +73,13 @@ file names that are not UTF-8:
   names): base64-decode it to open the file. The table shows such bytes as \\xNN and
   control characters as backslash escapes (\\n, \\t, \\x1b).
 
+accurate mode:
+  --accurate averages the calibrated probabilities of every network the shipped manifest
+  models/ferdesk_accurate.json lists, each on its views of the face (flip: the face and its mirror;
+  tencrop: four corner crops and the centre crop, each mirrored). The time per face grows with the
+  network passes: the default runs 2 (the face and its mirror), a ten-crop member 10 (about 5 times
+  the time). The output has the same fields. models/MODEL_CARD.md gives its measured accuracy.
+
 exit status:
   0    every image was read (with or without faces)
   1    some images could not be read; each has its error line, the others are printed
@@ -102,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
     parser.add_argument("--model", type=Path, default=None, help="emotion model .tflite (default: shipped)")
+    parser.add_argument(
+        "--accurate",
+        action="store_true",
+        help="accurate mode: the networks and views listed in models/ferdesk_accurate.json, averaged "
+        "(slower per face: see 'accurate mode' below); not with --model or --flip-tta",
+    )
     parser.add_argument(
         "--detector",
         default="full",
@@ -465,9 +478,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise OutputError("could not write the results: there is no standard output (it was closed).")
     writer = ResultWriter(stream, args.json)
     debug = bool(getattr(args, "debug", False))
-    analyzer = FaceAnalyzer(
-        args.model, detector=args.detector, num_threads=args.threads, flip_tta=args.flip_tta
-    )
+    if getattr(args, "accurate", False):
+        analyzer = FaceAnalyzer(detector=args.detector, num_threads=args.threads, accurate=True)
+    else:
+        analyzer = FaceAnalyzer(
+            args.model, detector=args.detector, num_threads=args.threads, flip_tta=args.flip_tta
+        )
     failed = 0
     internal: list[str] = []
     explainer = None
@@ -583,7 +599,15 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.accurate and (args.model is not None or args.flip_tta is not None):
+        clashing = "--model" if args.model is not None else "--flip-tta/--no-flip-tta"
+        # parser.error: the usage line and exit status 2, as for any other usage error.
+        parser.error(
+            f"--accurate cannot be combined with {clashing}: accurate mode runs the models and views "
+            f"its manifest lists. Drop one of them."
+        )
     if args.trust_model:  # read by every EmotionClassifier this run creates
         os.environ["FERDESK_TRUST_MODEL"] = "1"
     if args.threads < 1:

@@ -53,9 +53,9 @@ class SlowAnalyzer(FaceAnalyzer):
 
     delay = 0.08
 
-    def classify_boxes(self, rgb, detections):
+    def classify_boxes(self, rgb, detections, **options):
         time.sleep(self.delay)
-        return super().classify_boxes(rgb, detections)
+        return super().classify_boxes(rgb, detections, **options)
 
 
 class FakeCamera(FrameSource):

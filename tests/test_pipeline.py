@@ -112,3 +112,28 @@ def test_three_faces_fast_enough_for_live_video(analyzer, three_face_frame):
     print(f"three faces: median {median:.1f} ms per frame ({1000 / median:.0f} fps)")
     # Generous bound: the test machine is shared with a training run; the target is 33 ms.
     assert median < 100, f"{median:.1f} ms per frame is far from live speed"
+
+
+def test_live_alternates_the_flip_views_and_smoothing_averages_them(analyzer, astronaut_rgb):
+    """One pass a face a frame instead of two, and after a few frames the smoothed answer is
+    the flip-TTA answer: the views alternate (never the same view twice in a row)."""
+    assert analyzer.classifier.flip_tta, "the shipped model asks for flip TTA"
+    views: list[str | None] = []
+    classify = analyzer.classifier.classify_crops
+
+    def spy(crops, *, view=None):
+        views.append(view)
+        return classify(crops, view=view)
+
+    analyzer.classifier.classify_crops = spy
+    try:
+        live = LivePipeline(analyzer)
+        results = [live.process(frame) for frame in frames_of(astronaut_rgb, 12)]
+        full = LivePipeline(analyzer, alternate_flip=False).process(frames_of(astronaut_rgb, 1)[0])
+    finally:
+        del analyzer.classifier.classify_crops
+    assert views[:12] == ["plain", "mirror"] * 6 and views[12] is None
+    smoothed = np.array([results[-1].faces[0].probabilities[e] for e in EMOTIONS])
+    both_views = np.array([full.faces[0].probabilities[e] for e in EMOTIONS])
+    np.testing.assert_allclose(smoothed, both_views, atol=0.03)
+    assert results[-1].faces[0].emotion == full.faces[0].emotion

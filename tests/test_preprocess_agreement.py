@@ -52,9 +52,9 @@ def assert_app_agrees(analyzer: FaceAnalyzer, path: Path, training_face: np.ndar
     seen: list[np.ndarray] = []
     real_predict = classifier.predict
 
-    def recording_predict(faces: np.ndarray) -> np.ndarray:
+    def recording_predict(faces: np.ndarray, **options) -> np.ndarray:
         seen.append(np.array(faces, copy=True))
-        return real_predict(faces)
+        return real_predict(faces, **options)
 
     classifier.predict = recording_predict
     try:

@@ -110,6 +110,20 @@ def test_a_network_camera_nobody_serves_exits_2(tmp_path):
     assert_one_clear_failure(done, "could not be opened: nothing answered at " + url)
 
 
+def test_quitting_while_a_network_camera_is_still_opening_waits_for_its_verdict(tmp_path):
+    """--quit-after comes before the source has answered (once a loaded machine's start-up took
+    longer than the run): the exit status must still say the source never opened, not 0."""
+    with socket.socket() as server:  # accepts the connection, never says a word
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/video.mjpg"
+        started = time.monotonic()
+        done = run_app(tmp_path, "--source", url, "--quit-after", "0.01")
+        took = time.monotonic() - started
+    assert_one_clear_failure(done, "Network camera 127.0.0.1")
+    assert took < 60, f"the run took {took:.0f} s"
+
+
 def test_a_named_pipe_is_reported_as_a_pipe_not_as_missing(tmp_path):
     fifo = tmp_path / "stream.mp4"
     os.mkfifo(fifo)

@@ -31,9 +31,9 @@ def test_the_live_crop_is_the_array_training_reads(tmp_path, astronaut_rgb):
         fed: list[np.ndarray] = []
         real_predict = classifier.predict
 
-        def recording_predict(faces: np.ndarray) -> np.ndarray:
+        def recording_predict(faces: np.ndarray, **options) -> np.ndarray:
             fed.append(np.array(faces, copy=True))
-            return real_predict(faces)
+            return real_predict(faces, **options)
 
         classifier.predict = recording_predict
         try:

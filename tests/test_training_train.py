@@ -145,3 +145,48 @@ def test_bad_settings_are_refused_before_any_work(tiny_kaggle: Path, tmp_path: P
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(ValueError, match=r"Unknown model 'tiny_cn'\. Did you mean tiny_cnn"):
         train(tiny_config(tiny_kaggle, model="tiny_cn"), tmp_path / "run2", verbose=0)
+
+
+def test_weight_averaging_is_what_is_validated_kept_and_resumed(
+    tiny_kaggle: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """With ema_momentum the checkpoints hold the averaged weights, and a resumed run swaps them
+    back so it goes on training the raw ones (not the average, as a naive reload would)."""
+    import keras
+
+    run_dir = tmp_path / "run"
+    config = tiny_config(
+        tiny_kaggle, epochs=2, ema_momentum=0.9, time_budget_minutes=1e-4, learning_rate=0.01
+    )
+    train(config, run_dir, verbose=0)
+    saved = keras.models.load_model(run_dir / "last.keras")
+    optimizer = saved.optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.9)
+    in_model = [keras.ops.convert_to_numpy(v) for v in optimizer._trainable_variables]
+    in_slots = [keras.ops.convert_to_numpy(v) for v in optimizer._model_variables_moving_average]
+    assert any(not np.allclose(a, b) for a, b in zip(in_model, in_slots, strict=True)), (
+        "the average equals the raw weights: nothing was averaged"
+    )
+    best = keras.models.load_model(run_dir / "best.keras")
+    for kept, averaged in zip(best.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_allclose(kept, averaged)
+
+    class FirstStepWeights(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[np.ndarray] = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if not self.seen:
+                self.seen.extend(keras.ops.convert_to_numpy(v) for v in self.model.trainable_variables)
+
+    first_step = FirstStepWeights()
+    second = train(config, run_dir, verbose=0, extra_callbacks=[first_step])
+    for trained_on, raw in zip(first_step.seen, in_slots, strict=True):
+        np.testing.assert_allclose(
+            trained_on, raw, err_msg="the resumed run trains the average, not the raw weights"
+        )
+    assert "Resuming" in capsys.readouterr().out
+    assert second["epoch"] == 2 and second["finished"] is True
+    with pytest.raises(ValueError, match="ema_momentum"):
+        tiny_config(tiny_kaggle, ema_momentum=1.0).validate()

@@ -104,8 +104,8 @@ def test_report_writes_the_zoo_table_with_honest_budgets_and_plots(tiny_run, tmp
     assert 0 <= row.private["accuracy"] <= 1 and "disgust" in row.private["per_class"]
     for plot in ("model-zoo-accuracy-vs-params.png", "model-zoo-accuracy-vs-ms.png"):
         assert (out.parent / plot).is_file()
-    with pytest.raises(FileNotFoundError, match="No run folders"):
-        build_report([tmp_path / "empty"], out)
+    with pytest.raises(FileNotFoundError, match="No run folders"):  # and no ledger beside this out
+        build_report([tmp_path / "empty"], tmp_path / "elsewhere" / "model-zoo.md")
 
 
 def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_run, tmp_path) -> None:

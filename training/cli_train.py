@@ -54,6 +54,7 @@ def register(subparsers) -> None:
         "mixup_alpha",
         "cutmix_alpha",
         "body_lr_multiplier",
+        "ema_momentum",
     ):
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=float, default=None, help=f"default {getattr(defaults, name)}"
@@ -69,7 +70,8 @@ def register(subparsers) -> None:
         "balance: none | class_weight | oversample | smote | augment; --init-weights PATH: a .keras "
         "checkpoint (matching layers copied), a .weights.h5 file or the backbone's own .h5 file; "
         "--freeze-epochs N trains only the head for N epochs; --body-lr-multiplier M < 1 makes the "
-        "body learn M times slower than the head."
+        "body learn M times slower than the head; --ema-momentum 0.998 validates, keeps and exports "
+        "an exponential moving average of the weights."
     )
     parser.add_argument(
         "--no-clean",

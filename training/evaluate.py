@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ferdesk.vision.classifier import EmotionClassifier
+from ferdesk.vision.preprocess import ten_crops  # one definition, shared with the accurate mode
 from training.figures import save_figure
 
 #: Bins of the expected calibration error (the usual 15 equal-width confidence bins).
@@ -286,30 +287,8 @@ def flip_faces(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images[:, :, ::-1, :])
 
 
-#: Ten-crop TTA: crops of this share of the face's side (42 of 48 px, as the FER2013 records used).
-TEN_CROP_SHARE = 0.875
 TTA_MODES = ("none", "flip", "tencrop")
 TTA_PASSES = {"none": 1, "flip": 2, "tencrop": 10}
-
-
-def ten_crops(images: np.ndarray, share: float = TEN_CROP_SHARE) -> list[np.ndarray]:
-    """The four corner crops and the centre crop, each as is and mirrored, resized back to the
-    network's input size (the network and the app take whole 48x48 faces)."""
-    import cv2
-
-    size = images.shape[1]
-    crop = round(size * share)
-    far = size - crop
-    mid = far // 2
-    views = []
-    for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid)):
-        window = images[:, top : top + crop, left : left + crop, 0]
-        resized = np.stack(
-            [cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR) for face in window]
-        )
-        view = resized[..., np.newaxis].astype(np.float32)
-        views.extend([view, flip_faces(view)])
-    return views
 
 
 @dataclass
@@ -356,11 +335,16 @@ def predict_model(
         def run(faces: np.ndarray) -> np.ndarray:
             return predict_keras(model, faces, show_progress=show_progress)
     else:
-        classifier = EmotionClassifier(path, num_threads=num_threads)
-        class_names = classifier.labels
+        # The app's own classes do the views, so a .tflite figure is what the app computes: the
+        # views averaged, then calibrated once. ``tta`` decides them, not the sidecar's flip_tta.
+        from ferdesk.vision.ensemble import EnsembleMember
 
-        def run(faces: np.ndarray) -> np.ndarray:
-            return predict_tflite(classifier, faces, show_progress=show_progress)
+        member = EnsembleMember(path, tta, num_threads=num_threads)  # tta names are its view names
+        class_names = member.labels
+        started = time.perf_counter()
+        probs = predict_tflite(member, images, show_progress=show_progress)
+        seconds = time.perf_counter() - started
+        return Prediction(probs.astype(np.float32), class_names, seconds, TTA_PASSES[tta])
 
     started = time.perf_counter()
     if tta == "tencrop":

@@ -66,9 +66,11 @@ def make_optimizer(
     weight_decay: float = 0.0,
     momentum: float = 0.9,
     body_lr_multiplier: float = 1.0,
+    ema_momentum: float = 0.0,
 ) -> keras.optimizers.Optimizer:
     """One of :data:`OPTIMIZERS`. Weight decay is decoupled for AdamW (and SGD, as Keras does);
-    for Adam and RMSprop use the models' ``l2`` penalty instead, as the studies did."""
+    for Adam and RMSprop use the models' ``l2`` penalty instead, as the studies did.
+    ``ema_momentum`` > 0 keeps an exponential moving average of the weights (Keras' ``use_ema``)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}.")
     if body_lr_multiplier != 1.0 and keras.backend.backend() == "torch":
@@ -77,6 +79,8 @@ def make_optimizer(
             "PyTorch's fused optimizers skip the per-variable hook. Run with KERAS_BACKEND=tensorflow."
         )
     kwargs: dict = {"learning_rate": learning_rate}
+    if ema_momentum:
+        kwargs.update(use_ema=True, ema_momentum=ema_momentum)
     if name in ("adamw", "sgd"):
         kwargs["weight_decay"] = weight_decay or None
     if name == "sgd":

@@ -8,6 +8,12 @@ and the ``.tflite`` ms/face at one thread. Figures come from the run's ``eval-be
 (written by ``python -m training evaluate``); ``--measure`` creates the missing ones (and converts
 ``best.keras`` to a temporary ``.tflite`` to time it). Selection is on PublicTest; PrivateTest is
 shown, never used to pick.
+
+Run folders do not travel between machines or sessions, so every measured row is also kept in a
+small committed ledger, ``docs/model-zoo-runs.json`` (next to the markdown): the rows of folders
+present here replace their ledger entries by name, the rows whose folders are gone stay in the
+table from the ledger (marked so, with the date they were last read), and ``--forget NAME`` drops
+one on purpose.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 #: What the studies this project grew out of reported on FER2013 (their own splits and budgets).
@@ -30,6 +39,11 @@ FER_LIBRARY = ("`fer` library (PrivateTest, measured here)", 65.87)
 #: Fewer epochs than this on a CPU is a short budget: the row is not a converged figure.
 SHORT_BUDGET_EPOCHS = 30
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "model-zoo.md"
+#: The ledger's file name; it lives beside the markdown unless ``--ledger`` says otherwise.
+LEDGER_NAME = "model-zoo-runs.json"
+LEDGER_FORMAT = 1
+#: The metrics the report shows: all a ledger entry keeps of a run's ``metrics.json``.
+LEDGER_METRICS = ("count", "accuracy", "macro_f1", "ece", "class_names", "per_class")
 
 
 @dataclass
@@ -52,6 +66,10 @@ class Row:
     train_faces_per_s: float | None = None
     balance: str = "none"
     train_faces: int | None = None
+    #: The day this row was last read from its run folder (YYYY-MM-DD).
+    measured_on: str = ""
+    #: True when the row comes from the ledger because its run folder was not found (not stored).
+    from_ledger: bool = field(default=False, compare=False)
 
     @property
     def budget(self) -> str:
@@ -62,6 +80,225 @@ class Row:
         if self.hardware == "CPU" and self.epochs_done < SHORT_BUDGET_EPOCHS:
             text += " — **short CPU budget**"
         return text
+
+
+class LedgerError(ValueError):
+    """The ledger file is not one this report can read; the message names the file and the way out."""
+
+
+@dataclass
+class Ledger:
+    """The rows measured so far, by run name, and the shipped model's ms/face of the last --measure."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+    shipped_ms: float | None = None
+    shipped_ms_measured_on: str = ""
+
+
+#: Row fields that describe this report's view of a row, not a measurement: never written.
+_NOT_IN_LEDGER = frozenset({"from_ledger"})
+_REQUIRED_IN_LEDGER = ("name", "model", "run_dir", "measured_on")
+_LEDGER_KEYS = frozenset({"about", "format", "shipped_ms_per_face", "shipped_ms_measured_on", "runs"})
+_LEDGER_ABOUT = (
+    "Written by 'python -m training report': one entry per run it has measured, so rows survive the "
+    "loss of their run folders. A run folder present replaces its entry by name; "
+    "'--forget NAME' drops one."
+)
+
+
+def default_ledger(out: Path) -> Path:
+    return Path(out).parent / LEDGER_NAME
+
+
+def _portable(path: Path) -> str:
+    """The run folder as a string, home spelt ``~`` so the committed file names no user."""
+    path = Path(path).expanduser()
+    try:
+        return "~/" + path.relative_to(Path.home()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _compact_metrics(metrics: dict) -> dict:
+    """The part of a metrics.json ``metrics`` dict the report shows; per class only the recall."""
+    kept = {key: metrics[key] for key in LEDGER_METRICS if key in metrics and key != "per_class"}
+    if "per_class" in metrics:
+        kept["per_class"] = {name: {"recall": row["recall"]} for name, row in metrics["per_class"].items()}
+    return kept
+
+
+def _has_figures(row: Row) -> bool:
+    """A row worth keeping: one never evaluated nor timed has nothing to lose with its folder."""
+    return bool(row.public or row.private or row.ms_per_face is not None)
+
+
+def _ledger_entry(row: Row) -> dict:
+    entry: dict = {}
+    for spec in fields(Row):
+        if spec.name in _NOT_IN_LEDGER:
+            continue
+        value = getattr(row, spec.name)
+        if spec.name == "run_dir":
+            value = _portable(value)
+        elif spec.name in ("public", "private"):
+            value = _compact_metrics(value)
+        entry[spec.name] = value
+    return entry
+
+
+def _ledger_types() -> dict[str, tuple[type, ...]]:
+    """What JSON value each stored Row field may hold (a path is a string, a float may be written 1)."""
+    expected: dict[str, tuple[type, ...]] = {}
+    for name, hint in typing.get_type_hints(Row).items():
+        if name in _NOT_IN_LEDGER:
+            continue
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        allowed = typing.get_args(hint) if union else (hint,)
+        allowed = tuple(str if kind is Path else kind for kind in allowed)
+        if float in allowed:
+            allowed += (int,)
+        expected[name] = allowed
+    return expected
+
+
+def _ledger_problem(path: Path, problem: str) -> LedgerError:
+    return LedgerError(
+        f"{path}: {problem}. This is the model-zoo ledger (JSON written by 'python -m training report'): "
+        f"fix that by hand, or restore the committed one with 'git checkout -- {path}'; deleting it "
+        "starts an empty ledger, which loses the rows whose run folders are not on this machine."
+    )
+
+
+def _check_metrics(path: Path, name: str, split: str, metrics: object) -> dict:
+    if not isinstance(metrics, dict):
+        raise _ledger_problem(path, f"run {name!r}: {split!r} is {type(metrics).__name__}, not an object")
+    unknown = sorted(set(metrics) - set(LEDGER_METRICS))
+    if unknown:
+        raise _ledger_problem(
+            path, f"run {name!r}: unknown {split} metrics {unknown} (known: {', '.join(LEDGER_METRICS)})"
+        )
+    for key in ("accuracy", "macro_f1", "ece"):
+        if key in metrics and not isinstance(metrics[key], int | float):
+            raise _ledger_problem(path, f"run {name!r}: {split} {key} is not a number")
+    per_class = metrics.get("per_class", {})
+    if not isinstance(per_class, dict) or not all(
+        isinstance(row, dict) and set(row) == {"recall"} and isinstance(row["recall"], int | float)
+        for row in per_class.values()
+    ):
+        raise _ledger_problem(
+            path, f'run {name!r}: {split} per_class must map each class to {{"recall": number}}'
+        )
+    order = metrics.get("class_names") or []
+    if order:
+        # The file is written with sorted keys; class_names restores the order recall is shown in.
+        ranked = {class_name: i for i, class_name in enumerate(order)}
+        metrics["per_class"] = dict(
+            sorted(per_class.items(), key=lambda item: ranked.get(item[0], len(ranked)))
+        )
+    return metrics
+
+
+def load_ledger(path: Path) -> Ledger:
+    """The rows kept in ``path``; a missing file is an empty ledger, a damaged one a LedgerError."""
+    path = Path(path)
+    if not path.is_file():
+        return Ledger()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise _ledger_problem(path, f"not valid JSON ({error.msg} at line {error.lineno})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise _ledger_problem(path, f"could not be read ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        raise _ledger_problem(path, 'not a ledger: expected an object with a "runs" list')
+    unknown = sorted(set(data) - _LEDGER_KEYS)
+    if unknown:
+        raise _ledger_problem(
+            path, f"unknown top-level fields {unknown} (known: {', '.join(sorted(_LEDGER_KEYS))})"
+        )
+    if data.get("format", LEDGER_FORMAT) != LEDGER_FORMAT:
+        raise _ledger_problem(
+            path,
+            f"format {data.get('format')!r}, this report reads format {LEDGER_FORMAT} (a newer ferdesk?)",
+        )
+    shipped_ms = data.get("shipped_ms_per_face")
+    if shipped_ms is not None and not isinstance(shipped_ms, int | float):
+        raise _ledger_problem(path, "shipped_ms_per_face is not a number")
+    ledger = Ledger(shipped_ms=shipped_ms, shipped_ms_measured_on=str(data.get("shipped_ms_measured_on", "")))
+    expected = _ledger_types()
+    for position, entry in enumerate(data["runs"], start=1):
+        if not isinstance(entry, dict):
+            raise _ledger_problem(path, f"run {position} is {type(entry).__name__}, not an object")
+        name = entry.get("name", f"number {position}")
+        unknown = sorted(set(entry) - set(expected))
+        if unknown:
+            raise _ledger_problem(
+                path, f"run {name!r} has unknown fields {unknown} (known: {', '.join(sorted(expected))})"
+            )
+        missing = [key for key in _REQUIRED_IN_LEDGER if key not in entry]
+        if missing:
+            raise _ledger_problem(path, f"run {name!r} lacks {', '.join(missing)}")
+        for key, value in entry.items():
+            if not isinstance(value, expected[key]) or (
+                isinstance(value, bool) and bool not in expected[key]
+            ):
+                kinds = " or ".join("null" if kind is type(None) else kind.__name__ for kind in expected[key])
+                raise _ledger_problem(path, f"run {name!r}: {key} is {value!r}, expected {kinds}")
+        if name in ledger.rows:
+            raise _ledger_problem(path, f"run {name!r} appears twice")
+        for split in ("public", "private"):
+            if split in entry:
+                entry[split] = _check_metrics(path, name, split, entry[split])
+        ledger.rows[name] = Row(**{**entry, "run_dir": Path(entry["run_dir"])}, from_ledger=True)
+    return ledger
+
+
+def _diffable_json(value: object, depth: int = 0) -> str:
+    """JSON with sorted keys, one line per field, and a container of plain values on one line
+    (a class's recall, the class names), so a re-measured figure is a one-line diff."""
+    nested = isinstance(value, dict | list) and any(
+        isinstance(item, dict | list) for item in (value.values() if isinstance(value, dict) else value)
+    )
+    if not nested:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    inner, outer = "  " * (depth + 1), "  " * depth
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(key)}: {_diffable_json(value[key], depth + 1)}" for key in sorted(value)
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{outer}}}"
+    assert isinstance(value, list)
+    return "[\n" + ",\n".join(f"{inner}{_diffable_json(item, depth + 1)}" for item in value) + f"\n{outer}]"
+
+
+def save_ledger(ledger: Ledger, path: Path) -> Path:
+    """Write the rows with figures, sorted by name with sorted keys, so a change reads as a small diff."""
+    data = {
+        "about": _LEDGER_ABOUT,
+        "format": LEDGER_FORMAT,
+        "shipped_ms_per_face": ledger.shipped_ms,
+        "shipped_ms_measured_on": ledger.shipped_ms_measured_on,
+        "runs": [_ledger_entry(row) for _, row in sorted(ledger.rows.items()) if _has_figures(row)],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(_diffable_json(data) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _absent_note(row: Row) -> str:
+    """Why a ledger row has no folder behind it today, and how old its figures are."""
+    here = (Path(row.run_dir).expanduser() / "config.json").is_file()
+    where = "run folder not under --runs" if here else "run folder not on this machine"
+    return f"{where}; figures from {row.measured_on or 'an unknown date'}"
+
+
+def _notes(row: Row) -> str:
+    if not row.from_ledger:
+        return row.notes
+    return "; ".join(part for part in (row.notes, _absent_note(row)) if part)
 
 
 def find_runs(roots: list[Path]) -> list[Path]:
@@ -251,13 +488,20 @@ def shipped_ms_now() -> float | None:
     )
 
 
-def write_report(rows: list[Row], out: Path, date: str, baseline_ms: float | None = None) -> Path:
+def write_report(
+    rows: list[Row],
+    out: Path,
+    date: str,
+    baseline_ms: float | None = None,
+    ledger_name: str = LEDGER_NAME,
+) -> Path:
     from ferdesk.vision.emotions import EMOTIONS
 
     lines = [
         "# Model zoo — every training run side by side",
         "",
-        f"Written by `python -m training report` on {date} from the run folders; do not edit by hand.",
+        f"Written by `python -m training report` on {date} from the run folders and the rows kept in "
+        f"`{ledger_name}`; do not edit by hand.",
         "Selection is on PublicTest; PrivateTest is the benchmark (shown, never used to choose).",
         f"Per-class recall order: {' / '.join(EMOTIONS)}. ms/face: float32 `.tflite`, batch 1, one thread.",
         f"Budgets are honest: a CPU run of fewer than {SHORT_BUDGET_EPOCHS} epochs is marked "
@@ -289,7 +533,7 @@ def write_report(rows: list[Row], out: Path, date: str, baseline_ms: float | Non
             f"| {r.name} (`{r.model}`) | {parameters} | {(r.macs or 0) / 1e6:.1f} | {r.budget} | "
             f"{f'{r.train_faces_per_s:.0f}' if r.train_faces_per_s else '–'} | "
             f"{_pct(r.public)} | {_pct(r.private)} | {f1} | {_recalls(r.private)} | {ece} | {speed} | "
-            f"{r.notes} |"
+            f"{_notes(r)} |"
         )
     studied = [r for r in rows if r.name.startswith("imbalance-") or r.balance != "none"]
     if studied:
@@ -351,27 +595,54 @@ def build_report(
     data_root: Path | None = None,
     measure: bool = False,
     show_progress: bool = False,
+    ledger: Path | None = None,
+    forget: Sequence[str] = (),
 ) -> tuple[Path, list[Row]]:
+    """Collect the run folders under ``roots``, merge them into the ledger (``forget`` names dropped),
+    write the ledger back, then the markdown and plots from the union; returns the rows shown."""
     import time
 
     from tqdm import tqdm
 
     from training.data import DEFAULT_DATA_ROOT
 
+    ledger_path = Path(ledger) if ledger else default_ledger(out)
+    kept = load_ledger(ledger_path)
     runs = find_runs(roots)
-    if not runs:
+    by_name: dict[str, Path] = {}
+    for run in runs:
+        if run.name in by_name:
+            raise ValueError(
+                f"Two run folders are named {run.name!r} ({by_name[run.name]} and {run}); the ledger keeps "
+                "rows by name, so rename one or pass --runs for one of them."
+            )
+        by_name[run.name] = run
+    unknown = sorted(set(forget) - set(by_name) - set(kept.rows))
+    if unknown:
+        known = ", ".join(sorted(set(by_name) | set(kept.rows))) or "none"
+        raise ValueError(
+            f"--forget {', '.join(unknown)}: no such row in the run folders or {ledger_path} (rows: {known})."
+        )
+    runs = [run for run in runs if run.name not in forget]
+    for name in forget:
+        kept.rows.pop(name, None)
+    if not runs and not kept.rows:
         raise FileNotFoundError(
-            f"No run folders (config.json + best.keras) under {', '.join(str(r) for r in roots)}; train one "
-            "with 'python -m training train' or pass --runs DIR."
+            f"No run folders (config.json + best.keras) under {', '.join(str(r) for r in roots)} and no rows "
+            f"in {ledger_path}; train one with 'python -m training train' or pass --runs DIR."
         )
     data_root = Path(data_root or DEFAULT_DATA_ROOT)
-    if measure and not data_root.is_dir():
+    if measure and runs and not data_root.is_dir():
         raise FileNotFoundError(f"--measure needs the data at {data_root}; pass --data PATH.")
-    rows = [
-        collect(r, data_root, measure, show_progress)
-        for r in tqdm(runs, desc="runs", unit="run", disable=not show_progress)
-    ]
-    baseline = shipped_ms_now() if measure else None
-    written = write_report(rows, out, time.strftime("%Y-%m-%d"), baseline)
+    today = time.strftime("%Y-%m-%d")
+    for run in tqdm(runs, desc="runs", unit="run", disable=not show_progress):
+        row = collect(run, data_root, measure, show_progress)
+        row.measured_on = today
+        kept.rows[row.name] = row
+    if measure:
+        kept.shipped_ms, kept.shipped_ms_measured_on = shipped_ms_now(), today
+    save_ledger(kept, ledger_path)
+    rows = list(kept.rows.values())
+    written = write_report(rows, out, today, kept.shipped_ms, ledger_path.name)
     plot(rows, out.parent)
     return written, rows

@@ -62,6 +62,9 @@ class TrainConfig:
     init_weights: str = ""
     freeze_epochs: int = 0
     body_lr_multiplier: float = 1.0
+    #: Polyak averaging of the weights (0 = off): PublicTest, best.keras and the export see the
+    #: average, which is smoother than the last step's weights and costs no extra training.
+    ema_momentum: float = 0.0
     seed: int = 1234
     time_budget_minutes: float = 0.0
     clean: bool = True
@@ -108,6 +111,11 @@ class TrainConfig:
                 f"freeze_epochs == {self.freeze_epochs}, must be in [0, epochs) = [0, {self.epochs}).",
             ),
             (self.body_lr_multiplier > 0, f"body_lr_multiplier == {self.body_lr_multiplier}, must be > 0."),
+            (
+                0 <= self.ema_momentum < 1,
+                f"ema_momentum == {self.ema_momentum}, must be in [0, 1) (0 turns weight averaging off; "
+                "0.998 averages over about 500 steps).",
+            ),
             (self.source in ("fer2013", "ferplus"), f"source {self.source!r}: use 'fer2013' or 'ferplus'."),
         ]
         for ok, message in checks:
@@ -282,6 +290,7 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
         weight_decay=config.weight_decay,
         momentum=config.momentum,
         body_lr_multiplier=config.body_lr_multiplier,
+        ema_momentum=config.ema_momentum,
     )
 
 
@@ -423,7 +432,16 @@ def train(
             super().on_epoch_end(epoch, logs)
 
     csv_logger = FlushingCSVLogger(str(log_path), append=resuming)
-    callbacks: list = [csv_logger, RunKeeper(), *(extra_callbacks or [])]
+    callbacks: list = [csv_logger]
+    if config.ema_momentum:
+        # Before RunKeeper: at each epoch's end the averaged weights are in the model (validated,
+        # saved as best.keras and last.keras; the raw ones wait in the optimizer's average slots),
+        # and they are swapped back when the next epoch begins.
+        swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+        # A resumed last.keras holds the swapped state; the first epoch's begin swaps it back.
+        swap._ema_weights_in_model = resuming
+        callbacks.append(swap)
+    callbacks += [RunKeeper(), *(extra_callbacks or [])]
     if config.schedule == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(

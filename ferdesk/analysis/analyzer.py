@@ -183,8 +183,12 @@ class VideoAnalyzer:
             fps = float(source.fps or 0.0) or 25.0
             state["fps"] = fps
             # The gap rule is for stalls of a live camera; a file has none, however sparse --every is.
+            # Every analysed frame gets the model's full answer (both flip views), not live's
+            # alternating one: a researcher's per-frame figures must not depend on frame parity.
             pipeline = LivePipeline(
-                self.face_analyzer, max_gap_s=1.0 if live else max(1.0, 3.0 * every / fps)
+                self.face_analyzer,
+                max_gap_s=1.0 if live else max(1.0, 3.0 * every / fps),
+                alternate_flip=False,
             )
             labels = self.labels
             first_timestamp: float | None = None

@@ -98,9 +98,12 @@ def _default_runner_factory(*args: Any, **kwargs: Any) -> Runner:
     return LiveRunner(*args, **kwargs)
 
 
-def _default_analyzer(model_path: Path | None, detector: str) -> FaceAnalyzer:
+def _default_analyzer(model_path: Path | None, detector: str, accurate: bool = False) -> FaceAnalyzer:
     from ferdesk.vision.analyze import FaceAnalyzer
 
+    if accurate and model_path is None:
+        return FaceAnalyzer(detector=detector, accurate=True)
+    # --model names one model for this run: it wins over the accurate-mode setting.
     return FaceAnalyzer(model_path, detector=detector)
 
 
@@ -205,7 +208,7 @@ class Session:
         speech_factory: SpeechFactory | None = None,
         speech_log: Log | None = None,
         runner_factory: RunnerFactory | None = None,
-        analyzer_factory: Callable[[Path | None, str], FaceAnalyzer] | None = None,
+        analyzer_factory: Callable[[Path | None, str, bool], FaceAnalyzer] | None = None,
         camera_lister: Callable[[], Sequence[CameraInfo]] | None = None,
         call_soon: CallSoon | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -288,7 +291,8 @@ class Session:
         )
 
     def apply_settings(self, new: AppSettings, before: ViewFlags | None = None) -> None:
-        """Use ``new`` from now on and save it; restarts the video only when the detector changed.
+        """Use ``new`` from now on and save it; restarts the video only when the detector or the
+        accurate mode changed (both are built into the analyzer when the source opens).
 
         ``before`` is the flags as the runner and views last saw them (default: now).
         """
@@ -326,7 +330,8 @@ class Session:
                     set_facing(after.camera_faces_user)
         if after != before:
             self.flags_changed.emit((before, after))
-        if after.detector != before.detector and self.is_running() and self.source.spec:
+        restart = after.detector != before.detector or new.accurate_mode != old.accurate_mode
+        if restart and self.is_running() and self.source.spec:
             self.open_source(self.source.spec)
 
     def _change(self, before: ViewFlags | None = None, **changes: Any) -> None:
@@ -541,7 +546,9 @@ class Session:
         try:
             runner = self._runner_factory(
                 spec,
-                functools.partial(self._make_analyzer, generation, flags.detector),
+                functools.partial(
+                    self._make_analyzer, generation, flags.detector, self.settings.accurate_mode
+                ),
                 on_result=functools.partial(self._on_result, generation),
                 on_status=functools.partial(self._on_status, generation),
                 mirror=flags.mirror,
@@ -608,9 +615,9 @@ class Session:
         return [(self.people.number(face.track_id) or 0, face) for face in faces]
 
     # -- runner callbacks (its threads) ------------------------------------------------------------
-    def _make_analyzer(self, generation: int, detector: str) -> FaceAnalyzer:
+    def _make_analyzer(self, generation: int, detector: str, accurate: bool = False) -> FaceAnalyzer:
         try:
-            return self._analyzer_factory(self.options.model_path, detector)
+            return self._analyzer_factory(self.options.model_path, detector, accurate)
         except Exception as error:
             if generation == self._generation:
                 self._analysis_error = error  # read with the "error" status that follows

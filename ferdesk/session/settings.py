@@ -58,6 +58,8 @@ class AppSettings:
     large_text: bool = False
     #: A video file (and the demo) starts again at its end; off, it ends and says so.
     loop_videos: bool = True
+    #: Classify with the accurate-mode ensemble (models/ferdesk_accurate.json): slower per face.
+    accurate_mode: bool = False
 
     @property
     def speech_wanted(self) -> bool:
@@ -139,6 +141,7 @@ SPECS: dict[str, SettingSpec] = {
         _choice("detector", DETECTORS),
         SettingSpec("large_text", parse_bool),
         SettingSpec("loop_videos", parse_bool),
+        SettingSpec("accurate_mode", parse_bool),
     )
 }
 assert set(SPECS) == {f.name for f in fields(AppSettings)}, "every AppSettings field needs a SettingSpec"

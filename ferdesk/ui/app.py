@@ -219,6 +219,11 @@ def _make_speech_engine(settings: Any, on_error: Any) -> Any:
 #: the window to show and print the runner's message, queued from the runner's thread.
 SCRIPTED_FAILURE_CLOSE_MS = 500
 
+#: When ``--quit-after`` comes while the source is still opening (a network camera on a loaded
+#: machine), the run waits at most this long for the verdict, so its exit status says whether the
+#: source opened instead of guessing.
+SCRIPTED_OPEN_VERDICT_GRACE_S = 10.0
+
 
 def _status_relay(window: Any) -> Any:
     """A signal, safe to emit from any thread (a worker's crash), that shows a status-bar message."""
@@ -380,13 +385,19 @@ def _run(args: argparse.Namespace, scripted: bool, crash_log: Any) -> int:
         if ender is not None and not report.opened and report.final:
             ender.end.emit()  # a file that cannot be opened ends a scripted run early
 
+    def close_once_the_source_answered(waited_s: float) -> None:
+        if open_reports or waited_s >= SCRIPTED_OPEN_VERDICT_GRACE_S:
+            window.close()
+        else:
+            QTimer.singleShot(100, lambda: close_once_the_source_answered(waited_s + 0.1))
+
     remove_open_listener = add_open_listener(on_open_report)
     try:
         window.show()
         close_starting_notice()
         QTimer.singleShot(0, window.start)
         if scripted:
-            QTimer.singleShot(round(args.quit_after * 1000), window.close)
+            QTimer.singleShot(round(args.quit_after * 1000), lambda: close_once_the_source_answered(0.0))
         app.exec()
     finally:
         remove_open_listener()
@@ -394,7 +405,11 @@ def _run(args: argparse.Namespace, scripted: bool, crash_log: Any) -> int:
             speech_log.close()
         if events is not None:
             events.close()
-    if scripted and window.exit_code == EXIT_OK and open_reports and not open_reports[-1].opened:
+    if scripted and window.exit_code == EXIT_OK and not open_reports:
+        waited = args.quit_after + SCRIPTED_OPEN_VERDICT_GRACE_S
+        print(f"ferdesk: the source did not open within {waited:g} s.", file=sys.stderr, flush=True)
+        return EXIT_STARTUP
+    if scripted and window.exit_code == EXIT_OK and not open_reports[-1].opened:
         # The last line a script sees says why the status is 2 (the window printed it as it happened).
         print(f"ferdesk: the source never opened: {open_reports[-1].message}", file=sys.stderr, flush=True)
         return EXIT_STARTUP

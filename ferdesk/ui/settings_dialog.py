@@ -58,6 +58,22 @@ def _combo(choices: dict[str, str], current: str) -> QComboBox:
     return combo
 
 
+def accurate_mode_description() -> str:
+    """What accurate mode does and costs per face, read from its manifest (no model is loaded)."""
+    from ferdesk.vision.classifier import ModelError
+    from ferdesk.vision.ensemble import accurate_cost
+
+    what = (
+        "Classifies each face with every network and view that accurate mode lists, averaged: "
+        "usually a little more accurate, never faster. Takes effect when you press OK (a running "
+        "video restarts)."
+    )
+    try:
+        return f"{what} {accurate_cost().sentence()}"
+    except ModelError as error:
+        return f"{what} It cannot be used now: {error}"
+
+
 def _describe(widget: QWidget, name: str, description: str) -> QWidget:
     widget.setAccessibleName(name)
     widget.setAccessibleDescription(description)
@@ -209,6 +225,13 @@ class SettingsDialog(QDialog):
             "say so. Applies the next time a video is opened.",
         )
         self.loop_videos.setChecked(settings.loop_videos)
+        self.accurate_mode = _describe(
+            QCheckBox("A&ccurate mode (slower)"),
+            "Accurate mode",
+            accurate_mode_description(),
+        )
+        self.accurate_mode.setWhatsThis(self.accurate_mode.accessibleDescription())
+        self.accurate_mode.setChecked(settings.accurate_mode)
         self.detector = _describe(
             _combo(DETECTORS, settings.detector),
             "Face detector",
@@ -247,6 +270,7 @@ class SettingsDialog(QDialog):
         video_form.addRow("", self.mirror)
         video_form.addRow("", self.camera_faces_user)
         video_form.addRow("", self.loop_videos)
+        video_form.addRow("", self.accurate_mode)
         video_form.addRow("", self.large_text)
 
         self.buttons = QDialogButtonBox(
@@ -310,6 +334,7 @@ class SettingsDialog(QDialog):
             detector=str(self.detector.currentData()),
             large_text=self.large_text.isChecked(),
             loop_videos=self.loop_videos.isChecked(),
+            accurate_mode=self.accurate_mode.isChecked(),
         )
 
     def restore_defaults(self) -> None:
@@ -336,6 +361,7 @@ class SettingsDialog(QDialog):
         self.camera_faces_user.setChecked(defaults.camera_faces_user)
         self.large_text.setChecked(defaults.large_text)
         self.loop_videos.setChecked(defaults.loop_videos)
+        self.accurate_mode.setChecked(defaults.accurate_mode)
 
     def _on_try_voice(self) -> None:
         if self._preview is not None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ferdesk.vision.classifier import EmotionClassifier
 from ferdesk.vision.detector import Detection, FaceDetector
+from ferdesk.vision.ensemble import EnsembleClassifier, FaceClassifier
 from ferdesk.vision.geometry import MIN_FACE_SIZE, Box, face_crop_box
 from ferdesk.vision.imageio import load_image
 
@@ -58,7 +59,14 @@ class Face:
 
 
 class FaceAnalyzer:
-    """Detector + classifier; close it (or use ``with``) to release the detector."""
+    """Detector + classifier; close it (or use ``with``) to release the detector.
+
+    The classifier is the model at ``model_path`` (default: the shipped one); with
+    ``accurate=True`` the accurate-mode ensemble of the shipped manifest
+    (:mod:`ferdesk.vision.ensemble`: several networks and views, slower per face); or any
+    ``classifier`` object already built (an :class:`EmotionClassifier` or
+    :class:`EnsembleClassifier`). The three are exclusive.
+    """
 
     def __init__(
         self,
@@ -68,8 +76,35 @@ class FaceAnalyzer:
         min_face_size: int = MIN_FACE_SIZE,
         num_threads: int = 1,
         flip_tta: bool | None = None,
+        *,
+        accurate: bool = False,
+        classifier: FaceClassifier | None = None,
     ) -> None:
-        self.classifier = EmotionClassifier(model_path, num_threads=num_threads, flip_tta=flip_tta)
+        chosen = [
+            name
+            for name, given in (
+                ("model_path", model_path is not None),
+                ("accurate=True", accurate),
+                ("classifier", classifier is not None),
+            )
+            if given
+        ]
+        if len(chosen) > 1:
+            raise ValueError(
+                f"FaceAnalyzer takes one of model_path, accurate=True and classifier; got {chosen}."
+            )
+        if flip_tta is not None and (accurate or classifier is not None):
+            raise ValueError(
+                "flip_tta applies to a model loaded from model_path; the accurate-mode manifest "
+                "and a classifier object choose their own views."
+            )
+        self.classifier: FaceClassifier
+        if classifier is not None:
+            self.classifier = classifier
+        elif accurate:
+            self.classifier = EnsembleClassifier.from_manifest(num_threads=num_threads)
+        else:
+            self.classifier = EmotionClassifier(model_path, num_threads=num_threads, flip_tta=flip_tta)
         self._detector_spec = detector
         self._min_detection_score = min_detection_score
         self._detector: FaceDetector | None = None
@@ -107,8 +142,14 @@ class FaceAnalyzer:
             )
         return faces
 
-    def classify_boxes(self, rgb: np.ndarray, detections: list[Detection]) -> list[Face]:
-        """Classify already-detected faces (the live pipeline detects and classifies separately)."""
+    def classify_boxes(
+        self, rgb: np.ndarray, detections: list[Detection], *, view: str | None = None
+    ) -> list[Face]:
+        """Classify already-detected faces (the live pipeline detects and classifies separately).
+
+        ``view`` ("plain" or "mirror", one pass each) applies to a single model
+        (:meth:`EmotionClassifier.predict`); an ensemble always runs its manifest's views.
+        """
         height, width = rgb.shape[:2]
         boxes, scores, small, crops = [], [], [], []
         for detection in detections:
@@ -119,7 +160,12 @@ class FaceAnalyzer:
             small.append(too_small)
             if not too_small:
                 crops.append(rgb[crop_box.y : crop_box.y + crop_box.h, crop_box.x : crop_box.x + crop_box.w])
-        probabilities = self.classifier.classify_crops(crops) if crops else np.zeros((0, len(self.labels)))
+        if not crops:
+            probabilities = np.zeros((0, len(self.labels)))
+        elif view is not None and isinstance(self.classifier, EmotionClassifier):
+            probabilities = self.classifier.classify_crops(crops, view=view)
+        else:
+            probabilities = self.classifier.classify_crops(crops)
         return self._faces_from_probabilities(boxes, scores, probabilities, small)
 
     def analyze(self, rgb: np.ndarray, faces: str = "auto") -> list[Face]:

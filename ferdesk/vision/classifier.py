@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 
+#: One view of a face for :meth:`EmotionClassifier.predict`; None means the configured views.
+VIEWS = (None, "plain", "mirror")
+
+
 class EmotionClassifier:
     """A .tflite emotion model: a batch of preprocessed faces in, class probabilities out.
 
@@ -126,8 +130,15 @@ class EmotionClassifier:
         scale, zero_point = self._output["quantization"]
         return (values.astype(np.float32) - zero_point) * scale
 
-    def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, classes)`` for preprocessed faces ``(N, S, S, 1)`` float32 in [0, 1]."""
+    def predict(self, faces: np.ndarray, *, view: str | None = None) -> np.ndarray:
+        """Probabilities ``(N, classes)`` for preprocessed faces ``(N, S, S, 1)`` float32 in [0, 1].
+
+        ``view`` None runs the configured views (both with ``flip_tta``); ``"plain"`` or
+        ``"mirror"`` runs that one view alone, one pass: the live pipeline alternates them
+        frame by frame and lets the tracker's smoothing do the averaging.
+        """
+        if view not in VIEWS:
+            raise ValueError(f"view == {view!r}, must be one of {VIEWS}.")
         faces = np.asarray(faces, dtype=np.float32)
         size = self.input_size
         if faces.ndim != 4 or faces.shape[1:] != (size, size, 1):
@@ -137,7 +148,11 @@ class EmotionClassifier:
             )
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        if self.flip_tta:
+        if view == "plain":
+            probabilities = self._run(faces)
+        elif view == "mirror":
+            probabilities = self._run(np.ascontiguousarray(faces[:, :, ::-1, :]))
+        elif self.flip_tta:
             both = self._run(np.concatenate([faces, faces[:, :, ::-1, :]]))
             probabilities = (both[: len(faces)] + both[len(faces) :]) / 2.0
         else:
@@ -156,9 +171,9 @@ class EmotionClassifier:
         self._interpreter.invoke()
         return self._dequantize(self._interpreter.get_tensor(self._output["index"])).copy()
 
-    def classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+    def classify_crops(self, crops: list[np.ndarray], *, view: str | None = None) -> np.ndarray:
         """Probabilities for raw face crops (RGB/gray uint8, any size), via ``preprocess_face``."""
-        return self.predict(preprocess_batch(crops, self.input_size))
+        return self.predict(preprocess_batch(crops, self.input_size), view=view)
 
 
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:

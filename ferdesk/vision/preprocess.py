@@ -73,3 +73,42 @@ def preprocess_batch(crops: list[np.ndarray], input_size: int = INPUT_SIZE) -> n
     if not crops:
         return np.zeros((0, input_size, input_size, 1), dtype=np.float32)
     return np.stack([preprocess_face(crop, input_size) for crop in crops])
+
+
+#: Ten-crop views: crops of this share of the face's side (42 of 48 px, as the FER2013 records used).
+TEN_CROP_SHARE = 0.875
+
+
+def mirror_faces(faces: np.ndarray) -> np.ndarray:
+    """Mirror a batch of faces ``(N, H, W, C)`` left to right (a face's mirror is still that face)."""
+    return np.ascontiguousarray(faces[:, :, ::-1, :])
+
+
+def ten_crops(faces: np.ndarray, share: float = TEN_CROP_SHARE) -> list[np.ndarray]:
+    """Ten views of each preprocessed face: the four corner crops and the centre crop, each as is
+    and mirrored, in that order, each resized back to the network's input size.
+
+    ``faces`` is a batch ``(N, S, S, 1)`` of :func:`preprocess_face` outputs; each view has that
+    shape too (networks and the app take whole faces). A test-time augmentation: the network sees
+    the face shifted by a few pixels in each direction and the predictions are averaged. Training's
+    evaluation (``training.evaluate``) and ferdesk's accurate mode both use this one definition.
+    """
+    if faces.ndim != 4 or faces.shape[1] != faces.shape[2] or faces.shape[3] != 1:
+        raise ValueError(f"ten_crops expects faces of shape (N, S, S, 1); got {faces.shape}.")
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share == {share}, must be in (0, 1]: the crop's side as a share of the face's.")
+    size = faces.shape[1]
+    if len(faces) == 0:
+        return [np.zeros(faces.shape, np.float32) for _ in range(10)]
+    crop = round(size * share)
+    far = size - crop
+    mid = far // 2
+    views = []
+    for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid)):
+        window = faces[:, top : top + crop, left : left + crop, 0]
+        resized = np.stack(
+            [cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR) for face in window]
+        )
+        view = resized[..., np.newaxis].astype(np.float32)
+        views.extend([view, mirror_faces(view)])
+    return views

@@ -1,0 +1,204 @@
+"""The model-zoo ledger (docs/model-zoo-runs.json): a measured row outlives its run folder, a folder
+present replaces its entry, ``--forget`` drops one, a damaged ledger says what to do — on run folders
+made here by hand (an untrained ``tiny_cnn`` checkpoint and metrics from the real metrics writer)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.report import LEDGER_NAME, Ledger, LedgerError, Row, build_report, load_ledger, save_ledger
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.models import create_model
+
+    path = tmp_path_factory.mktemp("checkpoint") / "best.keras"
+    create_model("tiny_cnn").save(path)
+    return path
+
+
+def make_run(runs: Path, name: str, checkpoint: Path, seed: int, balance: str = "oversample") -> dict:
+    """A finished two-epoch run folder with both splits evaluated and a cached .tflite timing."""
+    from ferdesk.vision.emotions import EMOTIONS
+    from training.evaluate import evaluate_probabilities
+
+    run = runs / name
+    run.mkdir(parents=True)
+    shutil.copy(checkpoint, run / "best.keras")
+    (run / "config.json").write_text(json.dumps({"model": "tiny_cnn", "epochs": 2, "balance": balance}))
+    state = {"epoch": 2, "finished": True, "elapsed_seconds": 40.0, "train_faces": 28, "best_epoch": 2}
+    (run / "state.json").write_text(json.dumps(state))
+    rng = np.random.default_rng(seed)
+    figures = {}
+    for split in ("PublicTest", "PrivateTest"):
+        labels = np.arange(21) % len(EMOTIONS)
+        metrics = evaluate_probabilities(labels, rng.dirichlet(np.ones(len(EMOTIONS)), 21), EMOTIONS)
+        (run / f"eval-best-{split}").mkdir()
+        (run / f"eval-best-{split}" / "metrics.json").write_text(json.dumps({"metrics": metrics}))
+        figures[split] = metrics
+    (run / "tflite_timing.json").write_text(json.dumps({"ms_per_face_1thread": 0.4321}))
+    return figures
+
+
+def table_line(markdown: Path, name: str, table: int = 0) -> str:
+    """The line of run ``name`` in the report's first (main) or second (class imbalance) table."""
+    lines = [line for line in markdown.read_text().splitlines() if line.startswith(f"| {name} ")]
+    return lines[table]
+
+
+def ledger_of(out: Path) -> dict:
+    return json.loads((out.parent / LEDGER_NAME).read_text())
+
+
+def test_a_row_survives_the_loss_of_its_run_folder(checkpoint, tmp_path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "model-zoo.md"
+    figures = make_run(runs, "tiny-a", checkpoint, seed=1)
+    build_report([runs], out)
+    main_before, imbalance_before = table_line(out, "tiny-a"), table_line(out, "tiny-a", 1)
+    assert main_before.endswith("| balance=oversample; best epoch 2 |") and "| 0.43 |" in main_before
+    assert [entry["name"] for entry in ledger_of(out)["runs"]] == ["tiny-a"]
+
+    shutil.rmtree(runs / "tiny-a")
+    _, rows = build_report([runs], out)
+
+    today = time.strftime("%Y-%m-%d")
+    assert table_line(out, "tiny-a") == main_before.removesuffix(" |") + (
+        f"; run folder not on this machine; figures from {today} |"
+    )  # every figure, the per-class recall in class order included, as it was
+    assert table_line(out, "tiny-a", 1) == imbalance_before
+    (row,) = rows
+    assert row.from_ledger and row.private["accuracy"] == figures["PrivateTest"]["accuracy"]
+    assert list(row.private["per_class"]) == list(figures["PrivateTest"]["per_class"])
+    assert [entry["name"] for entry in ledger_of(out)["runs"]] == ["tiny-a"]
+
+
+def test_a_run_folder_present_replaces_its_ledger_entry(checkpoint, tmp_path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "model-zoo.md"
+    stale = {"accuracy": 0.99, "macro_f1": 0.99}
+    save_ledger(
+        Ledger(
+            rows={
+                name: Row(name, "old_model", tmp_path / "gone" / name, public=stale, measured_on="2020-01-01")
+                for name in ("tiny-a", "gone-b")
+            }
+        ),
+        out.parent / LEDGER_NAME,
+    )
+    figures = make_run(runs, "tiny-a", checkpoint, seed=2)
+
+    _, rows = build_report([runs], out)
+
+    by_name = {row.name: row for row in rows}
+    assert not by_name["tiny-a"].from_ledger and by_name["tiny-a"].model == "tiny_cnn"
+    assert by_name["gone-b"].from_ledger
+    present = table_line(out, "tiny-a")
+    assert "99.00 %" not in present and "not on this machine" not in present
+    assert f"{100 * figures['PublicTest']['accuracy']:.2f} %" in present
+    assert table_line(out, "gone-b").endswith("| run folder not on this machine; figures from 2020-01-01 |")
+    entries = {entry["name"]: entry for entry in ledger_of(out)["runs"]}
+    assert entries["tiny-a"]["public"]["accuracy"] == figures["PublicTest"]["accuracy"]
+    assert entries["tiny-a"]["measured_on"] == time.strftime("%Y-%m-%d")
+    assert entries["gone-b"]["public"] == stale and entries["gone-b"]["measured_on"] == "2020-01-01"
+    assert "confusion_matrix" not in entries["tiny-a"]["private"]  # the ledger keeps what is shown
+
+
+def test_forget_drops_a_row_and_an_unknown_name_is_an_error(checkpoint, tmp_path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "model-zoo.md"
+    make_run(runs, "tiny-a", checkpoint, seed=3)
+    make_run(runs, "tiny-b", checkpoint, seed=4)
+    build_report([runs], out)
+    shutil.rmtree(runs / "tiny-b")
+
+    _, rows = build_report([runs], out, forget=["tiny-b"])
+
+    assert [row.name for row in rows] == ["tiny-a"]
+    assert "| tiny-b " not in out.read_text()
+    assert [entry["name"] for entry in ledger_of(out)["runs"]] == ["tiny-a"]
+    with pytest.raises(ValueError, match=r"--forget tiny-c: no such row .*rows: tiny-a"):
+        build_report([runs], out, forget=["tiny-c"])
+
+
+def test_zero_run_folders_report_from_the_ledger_and_nothing_at_all_is_an_error(checkpoint, tmp_path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "model-zoo.md"
+    make_run(runs, "tiny-a", checkpoint, seed=5)
+    build_report([runs], out)
+    shutil.rmtree(runs)
+
+    _, rows = build_report([runs], out)
+
+    assert [row.name for row in rows] == ["tiny-a"] and rows[0].from_ledger
+    with pytest.raises(FileNotFoundError, match=r"No run folders .* and no rows in .*elsewhere"):
+        build_report([runs], out, ledger=tmp_path / "elsewhere" / LEDGER_NAME)
+
+
+#: A ledger entry with just the fields it needs.
+ENTRY = '"name": "x", "model": "m", "run_dir": "d", "measured_on": ""'
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"runs": [', "not valid JSON"),
+        ("[]", 'not a ledger: expected an object with a "runs" list'),
+        (
+            '{"runs": [{' + ENTRY + ', "colour": 1}]}',
+            "run 'x' has unknown fields ['colour']",
+        ),
+        (
+            '{"runs": [{' + ENTRY + ', "epochs_done": "3"}]}',
+            "run 'x': epochs_done is '3', expected int",
+        ),
+        ('{"runs": [{"name": "x", "model": "m", "run_dir": "d"}]}', "run 'x' lacks measured_on"),
+        (
+            '{"runs": [{' + ENTRY + ', "public": {"acc": 1}}]}',
+            "run 'x': unknown public metrics ['acc']",
+        ),
+    ],
+)
+def test_a_damaged_ledger_names_the_file_and_what_to_do(tmp_path, content: str, problem: str) -> None:
+    ledger = tmp_path / LEDGER_NAME
+    ledger.write_text(content)
+    with pytest.raises(LedgerError) as raised:
+        load_ledger(ledger)
+    message = str(raised.value)
+    assert message.startswith(f"{ledger}: {problem}")
+    assert f"git checkout -- {ledger}" in message and "deleting it starts an empty ledger" in message
+
+
+def test_the_report_command_keeps_forgets_and_refuses_a_damaged_ledger(checkpoint, tmp_path, capsys) -> None:
+    from training.__main__ import main
+
+    runs, out, ledger = tmp_path / "runs", tmp_path / "docs" / "model-zoo.md", tmp_path / "kept.json"
+    make_run(runs, "tiny-a", checkpoint, seed=6)
+    make_run(runs, "tiny-b", checkpoint, seed=7, balance="none")
+    command = ["report", "--runs", str(runs), "--out", str(out), "--ledger", str(ledger)]
+
+    assert main(command) == 0
+    assert f"2 runs (0 from the ledger {ledger}) → {out}" in capsys.readouterr().out
+    shutil.rmtree(runs / "tiny-b")
+    assert main(command) == 0
+    assert "2 runs (1 from the ledger" in capsys.readouterr().out
+    assert "| tiny-b (`tiny_cnn`) " in out.read_text()
+    assert main([*command, "--forget", "tiny-b"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 runs (0 from the ledger" in printed and "forgot tiny-b" in printed
+    assert "| tiny-b " not in out.read_text()
+    assert [entry["name"] for entry in json.loads(ledger.read_text())["runs"]] == ["tiny-a"]
+    assert not (out.parent / LEDGER_NAME).exists()  # --ledger was given: nothing next to --out
+
+    assert main(command[:5]) == 0  # no --ledger: the default one, next to --out
+    assert (out.parent / LEDGER_NAME).is_file()
+
+    ledger.write_text("{ damaged")
+    before = out.read_text()
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert f"error: {ledger}: not valid JSON" in error and "Traceback" not in error
+    assert ledger.read_text() == "{ damaged" and out.read_text() == before  # nothing overwritten
