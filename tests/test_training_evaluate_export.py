@@ -330,3 +330,24 @@ def test_command_line_evaluate_and_export_errors(workspace, tmp_path, private_ca
     assert code == 2 and "Data folder not found: /nowhere" in capsys.readouterr().err
     code = main(["evaluate", str(tmp_path / "missing.tflite"), "--data", str(workspace["data"])])
     assert code == 2 and "missing.tflite" in capsys.readouterr().err
+
+
+def test_flip_choice_and_description_go_into_the_sidecar_and_figures_stay_single_pass(
+    workspace, tmp_path, private_cache
+):
+    """A model shipped with flip TTA needs no hand-edited sidecar; its exported figures are still
+    the single-pass ones (they must equal an export without the flip choice)."""
+    common = {"variants": "float32", "data_root": workspace["data"], "timing_runs": 3, "log": lambda m: None}
+    plain = export_model(workspace["checkpoint"], tmp_path / "plain.tflite", **common)[0]
+    flipped = export_model(
+        workspace["checkpoint"],
+        tmp_path / "flipped.tflite",
+        flip_tta=True,
+        description="A test network.",
+        **common,
+    )[0]
+    info = read_sidecar(flipped.path)
+    assert info.flip_tta is True and info.raw["description"] == "A test network."
+    assert read_sidecar(plain.path).flip_tta is False and "description" not in read_sidecar(plain.path).raw
+    for key in ("privatetest_accuracy", "publictest_accuracy", "privatetest_macro_f1"):
+        assert flipped.metrics[key] == plain.metrics[key], key

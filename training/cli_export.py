@@ -80,6 +80,14 @@ def register(subparsers) -> None:
         default=300,
         help="timed single-face invocations per variant (default: %(default)s)",
     )
+    parser.add_argument(
+        "--flip-tta",
+        action="store_true",
+        help="the sidecar asks the app to average each face with its mirror image (choose it on PublicTest)",
+    )
+    parser.add_argument(
+        "--description", default="", help="one sentence on the model, shown in the app's settings"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -104,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         timing_runs=args.timing_runs,
         show_progress=sys.stderr.isatty(),
         log=lambda message: print(message, file=sys.stderr),
+        flip_tta=args.flip_tta,
+        description=args.description,
     )
     print(format_table(results))
     for result in results:

@@ -247,7 +247,7 @@ def _measure_variant(
     from ferdesk.vision.classifier import EmotionClassifier, calibrate
     from training.evaluate import evaluate_probabilities, predict_tflite
 
-    classifier = EmotionClassifier(path, num_threads=1)
+    classifier = EmotionClassifier(path, num_threads=1, flip_tta=False)  # single pass, as Keras's
     public = predict_tflite(classifier, reference.public_images, show_progress=show_progress)
     private = predict_tflite(classifier, reference.private_images, show_progress=show_progress)
     public_metrics = evaluate_probabilities(reference.public_labels, public, reference.class_names)
@@ -291,10 +291,15 @@ def export_model(
     timing_runs: int = TIMING_RUNS,
     show_progress: bool = False,
     log=print,
+    flip_tta: bool = False,
+    description: str = "",
 ) -> list[ExportResult]:
     """Convert, write and (unless ``measure=False``) measure each variant; returns one result each.
 
     ``temperature`` is a number, or ``"auto"`` to fit it on PublicTest (needs the data).
+    ``flip_tta`` (the app averages each face with its mirror image) and ``description`` go into
+    every variant's sidecar, so a shipped model needs no hand-edited sidecar. The figures measured
+    here are single-pass either way.
     """
     from ferdesk.vision.classifier import calibrate, write_sidecar
     from ferdesk.vision.emotions import EMOTIONS
@@ -427,14 +432,28 @@ def export_model(
         }
         metrics: dict = {"file_bytes": path.stat().st_size}
         write_sidecar(
-            path, model_name, class_names, temperature=float(temperature), metrics=metrics, training=info
+            path,
+            model_name,
+            class_names,
+            temperature=float(temperature),
+            metrics=metrics,
+            training=info,
+            flip_tta=flip_tta,
+            description=description,
         )
         if measure and reference is not None:
             log(f"Measuring {variant} through EmotionClassifier ...")
             metrics.update(_measure_variant(path, reference, float(temperature), timing_runs, show_progress))
             metrics["keras_reference"] = keras_metrics
             write_sidecar(
-                path, model_name, class_names, temperature=float(temperature), metrics=metrics, training=info
+                path,
+                model_name,
+                class_names,
+                temperature=float(temperature),
+                metrics=metrics,
+                training=info,
+                flip_tta=flip_tta,
+                description=description,
             )
         results.append(ExportResult(variant, path, metrics["file_bytes"], metrics))
     return results

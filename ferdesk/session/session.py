@@ -33,6 +33,7 @@ from ferdesk.session.routing import SCREEN_READER, SPEECH, OutputRouter, ScreenR
 from ferdesk.session.settings import SNAPSHOT_SUFFIXES, AppSettings
 from ferdesk.session.state import SourceChange, SourceMachine, SourceState
 from ferdesk.speech.policy import Announcement, AnnouncementPolicy, PolicyConfig
+from ferdesk.vision.paths import emotion_model_path
 from ferdesk.vision.reading import user_order
 from ferdesk.vision.results import FrameResult, TrackedFace
 
@@ -105,6 +106,53 @@ def _default_analyzer(model_path: Path | None, detector: str, accurate: bool = F
         return FaceAnalyzer(detector=detector, accurate=True)
     # --model names one model for this run: it wins over the accurate-mode setting.
     return FaceAnalyzer(model_path, detector=detector)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The classifier a source is analysed with: what ``--model``, the emotion-model setting and
+    accurate mode add up to (:func:`choose_model`).
+
+    ``model_path`` None is the shipped default model. ``accurate`` is only ever True with the
+    default: the accurate-mode ensemble averages FER2013 networks (models/ferdesk_accurate.json),
+    so next to another model, say an 8-class FER+ one, it would answer a different question.
+    ``origin`` says which of the three decided: "command line", "setting" or "default".
+    """
+
+    model_path: Path | None
+    accurate: bool
+    origin: str
+
+
+def choose_model(settings: AppSettings, command_line_model: Path | None = None) -> ModelChoice:
+    """``--model PATH`` wins over the model setting, which wins over accurate mode."""
+    if command_line_model is not None:
+        return ModelChoice(Path(command_line_model), False, "command line")
+    if not settings.uses_default_model:
+        return ModelChoice(emotion_model_path(settings.emotion_model), False, "setting")
+    return ModelChoice(None, settings.accurate_mode, "default")
+
+
+def _model_words(choice: ModelChoice) -> str:
+    """The status words for a chosen model or accurate mode (reads a sidecar or the manifest)."""
+    from ferdesk.vision.model_files import ModelError, read_sidecar
+
+    if choice.accurate:
+        from ferdesk.vision.ensemble import read_manifest
+
+        try:
+            networks = len({member.model for member in read_manifest().members})
+        except ModelError:
+            return "accurate mode"  # the analyzer fails to load too, and says why
+        return f"accurate mode ({networks} network{'s' if networks != 1 else ''})"
+    assert choice.model_path is not None
+    from ferdesk.vision.paths import emotion_model_summary
+
+    try:
+        summary = emotion_model_summary(read_sidecar(choice.model_path))
+    except ModelError:
+        return choice.model_path.stem
+    return f"{choice.model_path.stem} ({summary})"
 
 
 class Listeners(Generic[T]):
@@ -254,6 +302,11 @@ class Session:
         self._camera_thread: threading.Thread | None = None
         self.exit_code = 0
         self._closed = False
+        # What the start-up check loaded (options.model_name names its model) and what the
+        # running source was opened with (its results name theirs); see model_text().
+        self._startup_choice = self.model_choice()
+        self._opened_choice: ModelChoice | None = None
+        self._model_words: dict[ModelChoice, str] = {}
 
     # =========================================================================================
     # flags and settings
@@ -290,9 +343,14 @@ class Session:
             position_style=settings.position_style,
         )
 
+    def model_choice(self) -> ModelChoice:
+        """The classifier the next source opens with (:func:`choose_model`)."""
+        return choose_model(self.settings, self.options.model_path)
+
     def apply_settings(self, new: AppSettings, before: ViewFlags | None = None) -> None:
         """Use ``new`` from now on and save it; restarts the video only when the detector or the
-        accurate mode changed (both are built into the analyzer when the source opens).
+        classifier changed (the emotion model, or accurate mode where it applies: both are built
+        into the analyzer when the source opens; ``--model`` keeps the classifier as it is).
 
         ``before`` is the flags as the runner and views last saw them (default: now).
         """
@@ -330,7 +388,9 @@ class Session:
                     set_facing(after.camera_faces_user)
         if after != before:
             self.flags_changed.emit((before, after))
-        restart = after.detector != before.detector or new.accurate_mode != old.accurate_mode
+        command_line_model = self.options.model_path
+        model_changed = choose_model(new, command_line_model) != choose_model(old, command_line_model)
+        restart = after.detector != before.detector or model_changed
         if restart and self.is_running() and self.source.spec:
             self.open_source(self.source.spec)
 
@@ -543,11 +603,12 @@ class Session:
         self._analysis_error = None
         self._frame_failed = False
         flags = self.flags
+        choice = self._opened_choice = self.model_choice()
         try:
             runner = self._runner_factory(
                 spec,
                 functools.partial(
-                    self._make_analyzer, generation, flags.detector, self.settings.accurate_mode
+                    self._make_analyzer, generation, flags.detector, choice.model_path, choice.accurate
                 ),
                 on_result=functools.partial(self._on_result, generation),
                 on_status=functools.partial(self._on_status, generation),
@@ -603,9 +664,23 @@ class Session:
         return str(name or self.source.label or "none")
 
     def model_text(self) -> str:
-        if self.current_result is not None and self.current_result.model_name:
-            return self.current_result.model_name
-        return self.options.model_name or "default"
+        """The model in use, for the status bar, the spoken status (Ctrl+I) and About.
+
+        "accurate mode (2 networks)" when the ensemble runs; a chosen model by its file and what it
+        tells apart, "ferdesk_ferplus (FER+, 8 expressions with contempt)"; the default by the name
+        its results (or the start-up check) report, else "default".
+        """
+        choice = self.model_choice()
+        if choice.accurate or choice.model_path is not None:
+            if choice not in self._model_words:
+                self._model_words[choice] = _model_words(choice)
+            return self._model_words[choice]
+        result = self.current_result
+        if result is not None and result.model_name and self._opened_choice == choice:
+            return result.model_name
+        if choice == self._startup_choice and self.options.model_name:
+            return self.options.model_name
+        return "default"
 
     def scene(self) -> list[tuple[int, TrackedFace]]:
         """The current result's faces in the one left-to-right order, with their person numbers."""
@@ -615,9 +690,11 @@ class Session:
         return [(self.people.number(face.track_id) or 0, face) for face in faces]
 
     # -- runner callbacks (its threads) ------------------------------------------------------------
-    def _make_analyzer(self, generation: int, detector: str, accurate: bool = False) -> FaceAnalyzer:
+    def _make_analyzer(
+        self, generation: int, detector: str, model_path: Path | None = None, accurate: bool = False
+    ) -> FaceAnalyzer:
         try:
-            return self._analyzer_factory(self.options.model_path, detector, accurate)
+            return self._analyzer_factory(model_path, detector, accurate)
         except Exception as error:
             if generation == self._generation:
                 self._analysis_error = error  # read with the "error" status that follows

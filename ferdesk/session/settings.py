@@ -13,6 +13,7 @@ from typing import Any
 
 from ferdesk.capture import VIDEO_SUFFIXES
 from ferdesk.vision.imageio import IMAGE_SUFFIXES
+from ferdesk.vision.paths import DEFAULT_EMOTION_MODEL, emotion_model_setting
 
 #: Where announcements go: ferdesk's own voice, the running screen reader, both, or nowhere.
 OUTPUT_MODES: dict[str, str] = {
@@ -59,7 +60,16 @@ class AppSettings:
     #: A video file (and the demo) starts again at its end; off, it ends and says so.
     loop_videos: bool = True
     #: Classify with the accurate-mode ensemble (models/ferdesk_accurate.json): slower per face.
+    #: It averages FER2013 networks, so it applies to the default emotion model only.
     accurate_mode: bool = False
+    #: The emotion model: a ``.tflite`` file name in the models folder; "" = the shipped default.
+    #: ``--model PATH`` wins over it (and over accurate mode) for one run.
+    emotion_model: str = ""
+
+    @property
+    def uses_default_model(self) -> bool:
+        """True when the setting names the shipped default model (stored as "")."""
+        return self.emotion_model in ("", DEFAULT_EMOTION_MODEL)
 
     @property
     def speech_wanted(self) -> bool:
@@ -89,6 +99,8 @@ class SettingSpec:
     parse: Callable[[Any], Any]
     value_range: tuple[float, float] | None = None
     choices: Mapping[str, str] | None = None
+    #: How a warning names the default it falls back to (None: the default's repr).
+    default_words: str | None = None
 
 
 def _in_range(kind: Callable[[Any], float], low: float, high: float) -> Callable[[Any], Any]:
@@ -142,6 +154,13 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("large_text", parse_bool),
         SettingSpec("loop_videos", parse_bool),
         SettingSpec("accurate_mode", parse_bool),
+        # Checked against the models folder: a model that is gone (or whose sidecar broke) falls
+        # back to the default on load, with the reason in the window's warning.
+        SettingSpec(
+            "emotion_model",
+            emotion_model_setting,
+            default_words=f"the default model ({DEFAULT_EMOTION_MODEL})",
+        ),
     )
 }
 assert set(SPECS) == {f.name for f in fields(AppSettings)}, "every AppSettings field needs a SettingSpec"
@@ -171,7 +190,8 @@ def load_settings(read: Callable[[str], tuple[bool, Any]]) -> tuple[AppSettings,
         try:
             values[spec.name] = parse_setting(spec.name, raw)
         except (TypeError, ValueError) as error:
-            problems.append(f"{spec.name}: stored value {raw!r} ignored ({error}); using {default!r}")
+            shown = SPECS[spec.name].default_words or repr(default)
+            problems.append(f"{spec.name}: stored value {raw!r} ignored ({error}); using {shown}")
             values[spec.name] = default
     return AppSettings(**values), problems
 

@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the 'start with' setting, first run: camera 0)",
     )
     parser.add_argument(
-        "--model", type=Path, metavar="PATH", help="emotion model .tflite (default: the shipped one)"
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="emotion model .tflite for this run; wins over the emotion model and accurate mode "
+        "settings (default: the emotion model setting, first run: the shipped one)",
     )
     parser.add_argument(
         "--detector", choices=("short", "full"), help="face detector (default: the setting, first run: full)"
@@ -306,12 +310,19 @@ def _run(args: argparse.Namespace, scripted: bool, crash_log: Any) -> int:
         store.reset()
     settings = store.load()
     detector = args.detector or settings.detector
+    from ferdesk.session.session import choose_model
+
+    choice = choose_model(settings, args.model)  # --model, else the model setting, else the default
 
     try:
-        model_name = check_model(args.model, detector)
+        model_name = check_model(choice.model_path, detector)
     except _startup_errors() as error:
+        chosen = " It is the model chosen in the settings; --reset-settings or --model PATH uses another."
         _report_startup_error(
-            "ferdesk cannot start", f"The face or emotion model could not be loaded. {error}", scripted
+            "ferdesk cannot start",
+            f"The face or emotion model could not be loaded. {error}"
+            + (chosen if choice.origin == "setting" else ""),
+            scripted,
         )
         return EXIT_STARTUP
 

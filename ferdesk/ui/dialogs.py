@@ -47,6 +47,7 @@ def edit_settings(parent: QWidget, session: Session) -> None:
         voices=session.voices(),
         camera_choices=[(str(c.index), str(c.name)) for c in session.cameras],
         preview=session.preview_voice if session.speech is not None else None,
+        model_override=session.options.model_path,  # --model: the dialog says it overrides the choice
         parent=parent,
     )
     try:

@@ -26,6 +26,9 @@ EMOTION_COLOURS: dict[str, QColor] = {
     "sad": QColor("#0072B2"),  # blue
     "surprise": QColor("#E69F00"),  # orange
     "neutral": QColor("#56B4E9"),  # sky blue
+    # FER+ models only. Okabe-Ito's last colour is black, the boxes' outline, so contempt takes
+    # the olive the timeline plots use (ferdesk.analysis.plots), set apart from yellow and green.
+    "contempt": QColor("#BCBD22"),
 }
 #: A face the model is unsure about, or one too small to read: light grey, labelled in words.
 UNCLEAR_COLOUR = QColor("#BBBBBB")

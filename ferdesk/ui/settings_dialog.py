@@ -3,12 +3,17 @@
 Each control has an accessible name (what a screen reader says on focus) and an accessible
 description (the help behind it). The dialog edits a copy of :class:`AppSettings`; nothing changes
 until OK. "Try voice" speaks a sample with the voice, rate and volume as currently set in the dialog.
+
+The emotion models offered are those the models folder holds (:func:`emotion_models`), each named
+from its sidecar. Accurate mode averages FER2013 networks, so its checkbox is unavailable — and
+says why — while another model is chosen (or ``--model`` picks one for this run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -39,6 +44,12 @@ from ferdesk.session.settings import (
     VERBOSITY_LEVELS,
     VOLUME_RANGE,
     AppSettings,
+)
+from ferdesk.vision.paths import (
+    DEFAULT_EMOTION_MODEL,
+    emotion_model_description,
+    emotion_model_title,
+    emotion_models,
 )
 
 
@@ -74,6 +85,22 @@ def accurate_mode_description() -> str:
         return f"{what} It cannot be used now: {error}"
 
 
+EMOTION_MODEL_HELP = (
+    "Which model names the expressions. Each entry says the data set it learnt from, how many "
+    "expressions it tells apart, and its file in the models folder. Takes effect when you press "
+    "OK (a running video restarts)."
+)
+
+
+def accurate_mode_unavailable(model_title: str) -> str:
+    """Why the accurate-mode checkbox is unavailable while another model is chosen."""
+    return (
+        f"Accurate mode is not used with {model_title}: it is an average of FER2013 networks made "
+        f"for the default model, not for this one. Choose the default model "
+        f"({Path(DEFAULT_EMOTION_MODEL).stem}) under Emotion model to use it."
+    )
+
+
 def _describe(widget: QWidget, name: str, description: str) -> QWidget:
     widget.setAccessibleName(name)
     widget.setAccessibleDescription(description)
@@ -91,7 +118,10 @@ class SettingsDialog(QDialog):
         camera_choices: Sequence[tuple[str, str]] = (),
         preview: Callable[[str, AppSettings], None] | None = None,
         parent: QWidget | None = None,
+        *,
+        model_override: Path | None = None,
     ) -> None:
+        """``model_override``: the ``--model PATH`` of this run, which wins over the model choice."""
         super().__init__(parent)
         self.setWindowTitle("ferdesk settings")
         self.setObjectName("settingsDialog")
@@ -232,6 +262,31 @@ class SettingsDialog(QDialog):
         )
         self.accurate_mode.setWhatsThis(self.accurate_mode.accessibleDescription())
         self.accurate_mode.setChecked(settings.accurate_mode)
+        #: The user's accurate-mode choice, kept while the box is unavailable (and shown unticked).
+        self._accurate_wanted = settings.accurate_mode
+        self._model_override = model_override
+        self._model_descriptions: dict[str, str] = {}
+        self.emotion_model = _describe(QComboBox(), "Emotion model", EMOTION_MODEL_HELP)
+        for file_name, info in emotion_models():
+            value = "" if file_name == DEFAULT_EMOTION_MODEL else file_name
+            self.emotion_model.addItem(emotion_model_title(file_name, info), value)
+            description = emotion_model_description(file_name, info)
+            self.emotion_model.setItemData(
+                self.emotion_model.count() - 1, description, Qt.ItemDataRole.ToolTipRole
+            )
+            self._model_descriptions[value] = description
+        if self.emotion_model.findData("") < 0:
+            # The default's sidecar is unreadable: still offered, so the choice can go back to it.
+            self.emotion_model.insertItem(0, f"Default model — {Path(DEFAULT_EMOTION_MODEL).stem}", "")
+        chosen = "" if settings.uses_default_model else settings.emotion_model
+        model_index = self.emotion_model.findData(chosen)
+        if model_index < 0:
+            # A model removed since the settings were loaded stays selected, so OK does not
+            # quietly switch models; the next start falls back to the default and says so.
+            self.emotion_model.addItem(f"{chosen} (not found)", chosen)
+            model_index = self.emotion_model.count() - 1
+        self.emotion_model.setCurrentIndex(model_index)
+        self.emotion_model.currentIndexChanged.connect(self._show_model_choice)
         self.detector = _describe(
             _combo(DETECTORS, settings.detector),
             "Face detector",
@@ -267,11 +322,13 @@ class SettingsDialog(QDialog):
         video_form = QFormLayout(video_box)
         self._row(video_form, "&Start with:", self.start_source)
         self._row(video_form, "&Face detector:", self.detector)
+        self._row(video_form, "Emotion mo&del:", self.emotion_model)
+        video_form.addRow("", self.accurate_mode)
         video_form.addRow("", self.mirror)
         video_form.addRow("", self.camera_faces_user)
         video_form.addRow("", self.loop_videos)
-        video_form.addRow("", self.accurate_mode)
         video_form.addRow("", self.large_text)
+        self._show_model_choice()
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -305,6 +362,44 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.buttons)
         self.output.setFocus()
 
+    def _show_model_choice(self, _index: int = -1) -> None:
+        """Describe the chosen model, and make accurate mode unavailable where it does not apply."""
+        value = str(self.emotion_model.currentData() or "")
+        title = self.emotion_model.currentText()
+        parts = [EMOTION_MODEL_HELP]
+        if value in self._model_descriptions:
+            parts.append(self._model_descriptions[value])
+        override = self._model_override
+        if override is not None:
+            parts.append(
+                f"This run uses {override.name}, given with --model on the command line: it wins over "
+                f"this choice until ferdesk starts without it."
+            )
+        _describe(self.emotion_model, "Emotion model", " ".join(parts))
+        if override is not None:
+            reason = (
+                f"Accurate mode is not used in this run: --model {override.name} on the command line "
+                f"chose one model."
+            )
+        elif value:
+            reason = accurate_mode_unavailable(title)
+        else:
+            reason = ""
+        if reason and self.accurate_mode.isEnabled():
+            self._accurate_wanted = self.accurate_mode.isChecked()
+            self.accurate_mode.setChecked(False)  # shown as it runs: off
+            self.accurate_mode.setEnabled(False)
+        elif not reason and not self.accurate_mode.isEnabled():
+            self.accurate_mode.setEnabled(True)
+            self.accurate_mode.setChecked(self._accurate_wanted)
+        description = reason or accurate_mode_description()
+        _describe(self.accurate_mode, "Accurate mode", description)
+        self.accurate_mode.setWhatsThis(description)
+
+    def _accurate_mode_value(self) -> bool:
+        """The accurate-mode setting: the box, or the kept choice while the box is unavailable."""
+        return self.accurate_mode.isChecked() if self.accurate_mode.isEnabled() else self._accurate_wanted
+
     @staticmethod
     def _row(form: QFormLayout, text: str, field: QWidget) -> None:
         label = QLabel(text)
@@ -334,7 +429,8 @@ class SettingsDialog(QDialog):
             detector=str(self.detector.currentData()),
             large_text=self.large_text.isChecked(),
             loop_videos=self.loop_videos.isChecked(),
-            accurate_mode=self.accurate_mode.isChecked(),
+            accurate_mode=self._accurate_mode_value(),
+            emotion_model=str(self.emotion_model.currentData() or ""),
         )
 
     def restore_defaults(self) -> None:
@@ -361,7 +457,10 @@ class SettingsDialog(QDialog):
         self.camera_faces_user.setChecked(defaults.camera_faces_user)
         self.large_text.setChecked(defaults.large_text)
         self.loop_videos.setChecked(defaults.loop_videos)
-        self.accurate_mode.setChecked(defaults.accurate_mode)
+        self.emotion_model.setCurrentIndex(max(self.emotion_model.findData(defaults.emotion_model), 0))
+        self._accurate_wanted = defaults.accurate_mode
+        if self.accurate_mode.isEnabled():
+            self.accurate_mode.setChecked(defaults.accurate_mode)
 
     def _on_try_voice(self) -> None:
         if self._preview is not None:

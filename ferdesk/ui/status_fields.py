@@ -15,7 +15,12 @@ from ferdesk.session import StatusFigures
 #: field key -> (object name, what it is, help)
 FIELDS: dict[str, tuple[str, str, str]] = {
     "source": ("sourceLabel", "Source", "The camera or file being shown."),
-    "model": ("modelLabel", "Model", "The emotion model in use."),
+    "model": (
+        "modelLabel",
+        "Model",
+        "The emotion model in use: the one chosen in the settings or with --model, or accurate mode "
+        "and how many networks it averages.",
+    ),
     "fps": ("fpsLabel", "Frames per second", "Faces analysed per second."),
     "latency": ("latencyLabel", "Latency", "Time from capturing a picture to showing it, in milliseconds."),
 }

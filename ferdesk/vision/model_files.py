@@ -283,8 +283,11 @@ def write_sidecar(
     metrics: dict | None = None,
     training: dict | None = None,
     flip_tta: bool = False,
+    description: str = "",
 ) -> Path:
     """Write the sidecar for the (already written) ``model_path``, with the model's SHA-256.
+
+    ``description`` (optional, a sentence) is what the settings dialog says of the model.
 
     ``python -m training export`` calls this after writing each ``.tflite``. The result is
     validated before it is written, so an export can never produce a sidecar ferdesk refuses.
@@ -302,6 +305,8 @@ def write_sidecar(
         "metrics": metrics or {},
         "training": training or {},
     }
+    if description:
+        data["description"] = description
     path = sidecar_path(model_path)
     validate_sidecar(data, str(path))
     path.write_text(json.dumps(data, indent=2) + "\n")
