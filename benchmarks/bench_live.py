@@ -92,6 +92,32 @@ def stage_figures(
     return figures
 
 
+def fer_library_ms(clip: Path, frames: int) -> float | None:
+    """The `fer` library's own pipeline (its default: OpenCV Haar cascade + its TFLite model) on
+    the same frames, median ms per frame; None when `fer` is not installed.
+
+    `fer` is not a ferdesk dependency (it pulls in PyTorch's MTCNN and a full TensorFlow); for this
+    comparison install it beside the test extra without those: `pip install --no-deps fer==25.10.3`
+    (its Haar path needs only TensorFlow, OpenCV, pandas and requests, all already there).
+    """
+    try:
+        from fer.fer import FER
+    except ImportError:
+        return None
+    import cv2
+
+    detector = FER()
+    times: list[float] = []
+    with open_source(str(clip), loop=True, realtime=False) as source:
+        for index in range(frames + 10):
+            bgr = cv2.cvtColor(source.read().rgb, cv2.COLOR_RGB2BGR)
+            started = time.perf_counter()
+            detector.detect_emotions(bgr)
+            if index >= 10:  # warm-up
+                times.append((time.perf_counter() - started) * 1000.0)
+    return round(statistics.median(times), 2)
+
+
 def live_latency(clip: Path, model_path, seconds: float = 6.0) -> dict[str, float]:
     latencies: list[float] = []
     done = threading.Event()
@@ -195,6 +221,17 @@ def main() -> None:
             print(
                 f"3 faces, both flip views every frame (baseline): classify {both['classify_ms']:5.2f}, "
                 f"detect + classify {both['detect_classify_ms']:5.2f} ms"
+            )
+        fer_ms = fer_library_ms(clips["3 faces"], args.frames)
+        if fer_ms is None:
+            print("fer library not installed (pip install --no-deps fer==25.10.3): no comparison")
+        else:
+            ours = figures["3_faces_detect_classify_ms"]
+            figures["3_faces_fer_library_ms"] = fer_ms
+            figures["3_faces_vs_fer_library"] = round(float(ours) / fer_ms, 3)  # type: ignore[arg-type]
+            print(
+                f"3 faces, fer library's detect_emotions (same frames, same run): {fer_ms:5.2f} ms; "
+                f"ferdesk detect + classify is {figures['3_faces_vs_fer_library']}x of it"
             )
         for label, clip in clips.items():
             live = live_latency(clip, args.model)

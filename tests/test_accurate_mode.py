@@ -141,8 +141,12 @@ def test_members_of_different_networks_are_averaged(faces, tmp_path) -> None:
 def test_the_shipped_manifest_lists_the_shipped_model_and_ships_in_the_wheel() -> None:
     manifest = read_manifest()
     assert manifest.path == models_dir() / DEFAULT_MANIFEST
-    assert [spec.model.name for spec in manifest.members] == ["ferdesk_emotion.tflite"]
-    assert manifest.members[0].views in ("flip", "tencrop")
+    assert [spec.model.name for spec in manifest.members] == [
+        "ferdesk_emotion.tflite",
+        "ferdesk_emotion_v1.tflite",
+    ]
+    assert all(spec.views in ("flip", "tencrop") for spec in manifest.members)
+    assert manifest.raw["selection"]["chosen"] in manifest.raw["selection"]["candidates_publictest"]
     assert manifest.raw["selection"]["split"] == "PublicTest"
     setup_text = (Path(__file__).resolve().parent.parent / "setup.py").read_text()
     assert '"ferdesk.models": ["*.tflite", "*.json"' in setup_text

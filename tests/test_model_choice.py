@@ -23,7 +23,8 @@ from ferdesk.session.session import ModelChoice, choose_model
 from ferdesk.session.settings import load_settings, settings_items, with_changes
 from ferdesk.speech.policy import AnnouncementPolicy, PolicyConfig
 from ferdesk.vision.emotions import EMOTIONS, FERPLUS_EMOTIONS
-from ferdesk.vision.model_files import write_sidecar
+from ferdesk.vision.ensemble import read_manifest
+from ferdesk.vision.model_files import read_sidecar, write_sidecar
 from ferdesk.vision.paths import (
     DEFAULT_EMOTION_MODEL,
     MODELS_ENV,
@@ -35,13 +36,17 @@ from ferdesk.vision.paths import (
 
 FERPLUS = "ferdesk_ferplus.tflite"
 CONTEMPT_PROBABILITY = 0.9
-#: What the shipped app needs from its models folder besides the emotion model being chosen.
-SHIPPED_FILES = (
-    "blazeface_short_range.tflite",
-    "blazeface_full_range_sparse.tflite",
-    "ferdesk_emotion.tflite",
-    "ferdesk_emotion.json",
-    "ferdesk_accurate.json",
+#: What the shipped app needs from its models folder: every model, sidecar and manifest shipped.
+SHIPPED_FILES = tuple(
+    sorted(p.name for p in default_emotion_model().parent.iterdir() if p.suffix in (".tflite", ".json"))
+)
+#: The shipped emotion models besides the default (sorted by name, as the listing puts them).
+OTHER_SHIPPED_EMOTION_MODELS = tuple(
+    name
+    for name in SHIPPED_FILES
+    if name.endswith(".tflite")
+    and name.startswith("ferdesk_")
+    and name not in ("ferdesk_emotion.tflite", FERPLUS)
 )
 FERPLUS_TITLE = "FER+, 8 expressions with contempt — ferdesk_ferplus"
 DEFAULT_TITLE = "FER2013, 7 expressions — ferdesk_emotion"
@@ -122,10 +127,11 @@ def test_the_listing_offers_emotion_models_default_first_and_skips_detectors_and
     (own_models / "ddd_folder.tflite").mkdir()
     with caplog.at_level(logging.WARNING, logger="ferdesk.vision.paths"):
         listed = emotion_models()
-    assert [name for name, _ in listed] == [DEFAULT_EMOTION_MODEL, FERPLUS]
-    assert [len(info.labels) for _, info in listed] == [7, 8]
-    assert listed[1][1].labels == FERPLUS_EMOTIONS
-    assert [emotion_model_title(name, info) for name, info in listed] == [DEFAULT_TITLE, FERPLUS_TITLE]
+    assert [name for name, _ in listed] == [DEFAULT_EMOTION_MODEL, *OTHER_SHIPPED_EMOTION_MODELS, FERPLUS]
+    assert [len(info.labels) for _, info in listed] == [7] * (1 + len(OTHER_SHIPPED_EMOTION_MODELS)) + [8]
+    assert listed[-1][1].labels == FERPLUS_EMOTIONS
+    titles = [emotion_model_title(name, info) for name, info in listed]
+    assert titles[0] == DEFAULT_TITLE and titles[-1] == FERPLUS_TITLE
     # The broken sidecars are said in the log; the detectors and a model without sidecar are not.
     warned = " ".join(record.getMessage() for record in caplog.records)
     assert "aaa_broken.tflite" in warned and "bbb_manifest.tflite" in warned
@@ -208,10 +214,12 @@ def test_the_dialog_lists_the_models_with_names_and_turns_accurate_mode_off_for_
     qtbot.addWidget(dialog)
     combo, accurate = dialog.emotion_model, dialog.accurate_mode
     entries = [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]
-    assert entries == [(DEFAULT_TITLE, ""), (FERPLUS_TITLE, FERPLUS)]
+    assert entries[0] == (DEFAULT_TITLE, "") and entries[-1] == (FERPLUS_TITLE, FERPLUS)
+    assert [data for _, data in entries[1:-1]] == list(OTHER_SHIPPED_EMOTION_MODELS)
     assert combo.accessibleName() == "Emotion model"
     assert "tells apart angry, disgust" in combo.accessibleDescription()
-    assert "66.3 % of the FER2013 test faces" in combo.accessibleDescription()
+    shipped_accuracy = read_sidecar(default_emotion_model()).metrics["privatetest_accuracy"]
+    assert f"{100 * shipped_accuracy:.1f} % of the FER2013 test faces" in combo.accessibleDescription()
     # Its label reaches it with Alt+D, a letter no other label or button of the dialog uses.
     [label] = [label for label in dialog.findChildren(QLabel) if label.buddy() is combo]
     assert label.text() == "Emotion mo&del:"
@@ -311,7 +319,8 @@ def test_the_session_builds_its_analyzer_with_the_chosen_model_and_ignores_accur
     # Back to the default: accurate mode applies again (it was on), and the video restarts with it.
     session.apply_settings(with_changes(session.settings, emotion_model="", accurate_mode=True))
     assert asked[-1] == (None, "full", True)
-    assert session.model_text() == "accurate mode (1 network)"
+    networks = len(read_manifest().members)
+    assert session.model_text() == f"accurate mode ({networks} network{'s' if networks > 1 else ''})"
     session.apply_settings(with_changes(session.settings, accurate_mode=False))
     assert asked[-1] == (None, "full", False) and len(asked) == 3
     assert session.model_text() == "default"
