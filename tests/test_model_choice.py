@@ -422,3 +422,20 @@ def test_every_fer_plus_expression_has_its_own_colour_not_the_unclear_grey() -> 
     assert len(colours) == len(FERPLUS_EMOTIONS), "two expressions share a colour"
     assert UNCLEAR_COLOUR.name() not in colours
     assert set(EMOTION_COLOURS) == set(FERPLUS_EMOTIONS)
+
+
+def test_the_shipped_fer_plus_model_reads_eight_expressions_on_a_real_face() -> None:
+    """models/ferdesk_ferplus.tflite (issue 13): offered in the settings, 8 labels from its sidecar,
+    and a real face (the public-domain astronaut photo) gets probabilities over all 8."""
+    from skimage import data
+
+    from ferdesk.vision.analyze import FaceAnalyzer
+
+    shipped = dict(emotion_models())
+    assert FERPLUS in shipped and shipped[FERPLUS].labels == FERPLUS_EMOTIONS
+    assert emotion_model_title(FERPLUS, shipped[FERPLUS]).startswith("FER+, 8 expressions with contempt")
+    with FaceAnalyzer(default_emotion_model().parent / FERPLUS) as analyzer:
+        [face] = analyzer.analyze(data.astronaut())
+    assert set(face.probabilities) == set(FERPLUS_EMOTIONS)
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert face.emotion == "happy"

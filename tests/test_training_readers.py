@@ -290,3 +290,21 @@ def test_class_folders_wrong_path_and_empty_set_are_clear_errors(tmp_path: Path)
     (tmp_path / "empty" / "happy").mkdir(parents=True)
     with pytest.raises(DatasetError, match="expected sub-folders named angry, disgust"):
         read_class_folders(tmp_path / "empty")
+
+
+def test_the_ferplus8_source_is_fer_plus_with_contempt_through_load_split(
+    ferplus_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``source="ferplus8"`` (train, evaluate, export) reads FER+'s 8 classes; ``"ferplus"`` its 7,
+    each cached on its own so one never hands out the other's labels."""
+    from training.data import SOURCES, layout_of, load_split
+
+    monkeypatch.setenv("FERDESK_CACHE", str(tmp_path / "cache"))
+    seven = load_split(ferplus_root, "Training", "ferplus", show_progress=False)
+    eight = load_split(ferplus_root, "Training", "ferplus8", show_progress=False)
+    assert seven.class_names == EMOTIONS and eight.class_names == FERPLUS_EMOTIONS
+    assert "contempt" in [eight.class_names[i] for i in eight.labels]
+    assert len(eight) == len(seven) + 1
+    again = load_split(ferplus_root, "Training", "ferplus8", show_progress=False)  # from the cache
+    assert again.class_names == FERPLUS_EMOTIONS and np.array_equal(again.labels, eight.labels)
+    assert "ferplus8" in SOURCES and layout_of("ferplus8") == "ferplus" == layout_of("ferplus")

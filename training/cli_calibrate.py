@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--fit-split", choices=("Training", "PublicTest"), default="PublicTest")
     parser.add_argument("--report-split", choices=SPLITS, default="PrivateTest")
-    parser.add_argument("--source", choices=("fer2013", "ferplus"), default="fer2013")
+    parser.add_argument("--source", choices=("fer2013", "ferplus", "ferplus8"), default="fer2013")
     parser.add_argument("--tta", choices=("none", "flip", "tencrop"), default="none")
     parser.add_argument("--out", type=Path, default=None, help="folder for calibration.json, reliability.png")
     parser.add_argument(

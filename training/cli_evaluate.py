@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--source",
-        choices=("fer2013", "ferplus"),
+        choices=("fer2013", "ferplus", "ferplus8"),
         default="fer2013",
         help="labels: FER2013's own or FER+ majority votes (default: %(default)s)",
     )

@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--source",
-        choices=("fer2013", "ferplus"),
+        choices=("fer2013", "ferplus", "ferplus8"),
         default="fer2013",
         help="labels to measure against (default: %(default)s)",
     )

@@ -349,6 +349,16 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+#: What ``source`` may be: FER2013's folders, FER+ on FER2013's 7 classes (its contempt faces left
+#: out), or FER+ with all 8 of its classes (``ferplus8``: contempt included, as FER+ is reported).
+SOURCES: tuple[str, ...] = ("fer2013", "ferplus", "ferplus8")
+
+
+def layout_of(source: str) -> str:
+    """The folder layout a source reads (``ferplus8`` is FER+'s layout with one more class)."""
+    return "ferplus" if source == "ferplus8" else source
+
+
 def load_split(
     data_root: str | os.PathLike,
     split: str,
@@ -365,12 +375,12 @@ def load_split(
     if source == "fer2013":
         paths, _, _ = list_fer2013_folder(data_root, split)
         listing = [str(p) for p in paths]
-    elif source == "ferplus":
+    elif source in ("ferplus", "ferplus8"):
         folder = data_root / "ferplus" if (data_root / "ferplus").is_dir() else data_root
         label_file = folder / FERPLUS_FOLDERS.get(split, split) / "label.csv"
         listing = [str(label_file), str(label_file.stat().st_mtime) if label_file.exists() else ""]
     else:
-        raise DatasetError(f"Unknown data source {source!r}; expected 'fer2013' or 'ferplus'.")
+        raise DatasetError(f"Unknown data source {source!r}; expected one of {', '.join(SOURCES)}.")
     key = _cache_key([source, split, str(INPUT_SIZE), *listing])
     cache_file = cache_dir() / "datasets" / f"{source}-{split}-{key}.npz"
     if use_cache and cache_file.is_file():
@@ -386,7 +396,8 @@ def load_split(
     if source == "fer2013":
         dataset = read_fer2013_folder(data_root, split, show_progress)
     else:
-        dataset = read_ferplus(data_root, split, show_progress=show_progress)
+        classes = FERPLUS_EMOTIONS if source == "ferplus8" else EMOTIONS
+        dataset = read_ferplus(data_root, split, classes, show_progress=show_progress)
     if use_cache:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp.npz")

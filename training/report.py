@@ -66,6 +66,8 @@ class Row:
     train_faces_per_s: float | None = None
     balance: str = "none"
     train_faces: int | None = None
+    #: The labels it learned ("fer2013", "ferplus", "ferplus8"): FER+ figures are not FER2013's.
+    source: str = "fer2013"
     #: The day this row was last read from its run folder (YYYY-MM-DD).
     measured_on: str = ""
     #: True when the row comes from the ledger because its run folder was not found (not stored).
@@ -362,6 +364,7 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
     row.hours = float(state.get("elapsed_seconds", 0.0)) / 3600.0
     row.hardware = state.get("hardware", "CPU")
     row.balance = config.get("balance", "none")
+    row.source = config.get("source", "fer2013")
     row.train_faces = state.get("train_faces")
     notes = []
     if config.get("balance", "none") != "none":
@@ -370,7 +373,7 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
         notes.append(
             f"init from {Path(config['init_weights']).parent.name}/{Path(config['init_weights']).name}"
         )
-    if config.get("source") == "ferplus":
+    if config.get("source") in ("ferplus", "ferplus8"):
         notes.append("FER+ vote distributions")
     if config.get("limit_train"):
         notes.append(f"{config['limit_train']} Training faces")
@@ -433,10 +436,18 @@ def shipped_row() -> str | None:
     data = json.loads(sidecar.read_text())
     m = data.get("metrics", {})
     recall = m.get("privatetest_per_class_recall", {})
+    training = data.get("training", {})
+    state = training.get("state") or {}
+    architecture = (training.get("config") or {}).get("model") or data.get("name", "")
+    budget = (
+        f"{state['epoch']} ep, {state.get('elapsed_seconds', 0) / 3600:.1f} h {state.get('hardware', 'CPU')}"
+        if state.get("epoch")
+        else "see models/MODEL_CARD.md"
+    )
     return (
         f"| **shipped** `{data.get('name')}` (models/ferdesk_emotion.tflite, single pass) | "
-        f"{data.get('training', {}).get('parameters', 0):,} | {_registered_mmac(data.get('name', ''))} | "
-        "34 ep, 1.9 h CPU (models/MODEL_CARD.md) | – | "
+        f"{training.get('parameters', 0):,} | {_registered_mmac(architecture)} | "
+        f"{budget} | – | "
         f"{_pct({'a': m['publictest_accuracy']}, 'a') if 'publictest_accuracy' in m else '–'} | "
         f"{_pct({'a': m['privatetest_accuracy']}, 'a') if 'privatetest_accuracy' in m else '–'} | "
         f"{m.get('privatetest_macro_f1', 0):.4f} | "
@@ -567,7 +578,15 @@ def write_report(
     import fnmatch
 
     for label, pattern, figure in STUDY_FIGURES:
-        ours = [r for r in rows if fnmatch.fnmatch(r.model, pattern) and r.public]
+        # The studies' figures are FER2013 accuracies: a FER+ run is a different task.
+        ours = [
+            r
+            for r in rows
+            if fnmatch.fnmatch(r.model, pattern)
+            and r.public
+            and r.source == "fer2013"
+            and "FER+" not in r.notes
+        ]
         best = max(ours, key=lambda r: r.public.get("accuracy", 0), default=None)
         here = (
             f"{_pct(best.public)} / {_pct(best.private)} ({best.name}, {best.budget})"

@@ -25,7 +25,7 @@ import numpy as np
 
 from training.augment import AugmentConfig, AugmentedFaces, class_weights
 from training.balance import BALANCE_METHODS, balance
-from training.data import DEFAULT_DATA_ROOT, FaceDataset, cache_dir, load_split
+from training.data import DEFAULT_DATA_ROOT, SOURCES, FaceDataset, cache_dir, layout_of, load_split
 from training.figures import save_figure
 from training.optimizers import OPTIMIZERS, is_head, make_optimizer
 
@@ -116,7 +116,7 @@ class TrainConfig:
                 f"ema_momentum == {self.ema_momentum}, must be in [0, 1) (0 turns weight averaging off; "
                 "0.998 averages over about 500 steps).",
             ),
-            (self.source in ("fer2013", "ferplus"), f"source {self.source!r}: use 'fer2013' or 'ferplus'."),
+            (self.source in SOURCES, f"source {self.source!r}: use one of {', '.join(SOURCES)}."),
         ]
         for ok, message in checks:
             if not ok:
@@ -350,7 +350,7 @@ def train(
     if config.clean:
         from training.cleaning import clean_dataset
 
-        report = clean_dataset(config.data, config.source)
+        report = clean_dataset(config.data, layout_of(config.source))
         train_set = _without(train_set, report.files_to_drop("Training"), "Training")
         val_set = _without(val_set, report.files_to_drop("PublicTest"), "PublicTest")
     train_set = _limit(train_set, config.limit_train, config.seed)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_EMOTION_MODEL = "ferdesk_emotion.tflite"
 
 #: The data sets training writes as a sidecar's ``training.source``, as people name them.
-DATASET_NAMES: dict[str, str] = {"fer2013": "FER2013", "ferplus": "FER+"}
+DATASET_NAMES: dict[str, str] = {"fer2013": "FER2013", "ferplus": "FER+", "ferplus8": "FER+"}
 #: A sidecar's optional ``description`` is shown at most this long (a sentence, not a model card).
 MAX_DESCRIPTION_LENGTH = 300
 
