@@ -23,6 +23,7 @@ there unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -431,30 +432,23 @@ def export_model(
             else 0,
         }
         metrics: dict = {"file_bytes": path.stat().st_size}
-        write_sidecar(
+        # Written before measuring (the classifier needs it) and again with the figures.
+        sidecar = functools.partial(
+            write_sidecar,
             path,
             model_name,
             class_names,
             temperature=float(temperature),
-            metrics=metrics,
             training=info,
             flip_tta=flip_tta,
             description=description,
         )
+        sidecar(metrics=metrics)
         if measure and reference is not None:
             log(f"Measuring {variant} through EmotionClassifier ...")
             metrics.update(_measure_variant(path, reference, float(temperature), timing_runs, show_progress))
             metrics["keras_reference"] = keras_metrics
-            write_sidecar(
-                path,
-                model_name,
-                class_names,
-                temperature=float(temperature),
-                metrics=metrics,
-                training=info,
-                flip_tta=flip_tta,
-                description=description,
-            )
+            sidecar(metrics=metrics)
         results.append(ExportResult(variant, path, metrics["file_bytes"], metrics))
     return results
 

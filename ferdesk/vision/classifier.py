@@ -139,13 +139,7 @@ class EmotionClassifier:
         """
         if view not in VIEWS:
             raise ValueError(f"view == {view!r}, must be one of {VIEWS}.")
-        faces = np.asarray(faces, dtype=np.float32)
-        size = self.input_size
-        if faces.ndim != 4 or faces.shape[1:] != (size, size, 1):
-            raise ValueError(
-                f"predict expects preprocessed faces of shape (N, {size}, {size}, 1); got {faces.shape}. "
-                "Use ferdesk.vision.preprocess.preprocess_face on each crop."
-            )
+        faces = self._checked_faces(faces)
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         if view == "plain":
@@ -158,6 +152,17 @@ class EmotionClassifier:
         else:
             probabilities = self._run(faces)
         return calibrate(probabilities, self.info.temperature)
+
+    def _checked_faces(self, faces: np.ndarray) -> np.ndarray:
+        """``faces`` as float32, or a ValueError that says how to make them (a wrong shape)."""
+        faces = np.asarray(faces, dtype=np.float32)
+        size = self.input_size
+        if faces.ndim != 4 or faces.shape[1:] != (size, size, 1):
+            raise ValueError(
+                f"predict expects preprocessed faces of shape (N, {size}, {size}, 1); got {faces.shape}. "
+                "Use ferdesk.vision.preprocess.preprocess_face on each crop."
+            )
+        return faces
 
     def _run(self, faces: np.ndarray) -> np.ndarray:
         size = self.input_size

@@ -224,13 +224,7 @@ class EnsembleMember(EmotionClassifier):
     def predict(self, faces: np.ndarray, *, view: str | None = None) -> np.ndarray:
         if view is not None:  # one plain or mirrored pass, as EmotionClassifier gives it
             return super().predict(faces, view=view)
-        faces = np.asarray(faces, dtype=np.float32)
-        size = self.input_size
-        if faces.ndim != 4 or faces.shape[1:] != (size, size, 1):
-            raise ValueError(
-                f"predict expects preprocessed faces of shape (N, {size}, {size}, 1); got {faces.shape}. "
-                "Use ferdesk.vision.preprocess.preprocess_face on each crop."
-            )
+        faces = self._checked_faces(faces)
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         views = face_views(faces, self.views)
