@@ -202,3 +202,44 @@ def test_the_report_command_keeps_forgets_and_refuses_a_damaged_ledger(checkpoin
     error = capsys.readouterr().err
     assert f"error: {ledger}: not valid JSON" in error and "Traceback" not in error
     assert ledger.read_text() == "{ damaged" and out.read_text() == before  # nothing overwritten
+
+
+def test_the_cheaper_layer_study_shows_speed_and_public_test_as_ratios_to_its_baseline(tmp_path) -> None:
+    from training.report import write_report
+
+    def study_row(model: str, faces_per_s: float, public: float) -> Row:
+        return Row(
+            f"layers-{model}-s1",
+            model,
+            tmp_path / model,
+            parameters=1000,
+            macs=2_000_000,
+            epochs_done=12,
+            epochs_planned=12,
+            finished=True,
+            public={"accuracy": public},
+            private={"accuracy": public - 0.01},
+            train_faces_per_s=faces_per_s,
+        )
+
+    rows = [study_row("vgg_compact", 200.0, 0.60), study_row("vgg_compact_s2", 250.0, 0.595)]
+    out = write_report([*rows, Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "zoo.md", "2026-12-02")
+    text = out.read_text()
+    assert "## Cheaper layers" in text
+    strided = table_line(out, "layers-vgg_compact_s2-s1", 1)
+    assert "stride-2 stem" in strided and "| 1.25× |" in strided and "| -0.50 |" in strided
+    assert "| 1.00× |" in table_line(out, "layers-vgg_compact-s1", 1)
+    assert "other-s1" not in text.split("## Cheaper layers")[1].split("## The studies")[0]
+    alone = write_report(rows[1:], tmp_path / "alone.md", "2026-12-02")  # no baseline in the study
+    assert "| 250 | – |" in table_line(alone, "layers-vgg_compact_s2-s1", 1)
+
+
+def test_a_distilled_run_names_its_teacher_and_weight(checkpoint, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs, "student", checkpoint, seed=11, balance="none")
+    config = json.loads((runs / "student" / "config.json").read_text())
+    config.update(teacher="models/ferdesk_accurate.json", teacher_weight=0.5)
+    (runs / "student" / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "zoo.md"
+    build_report([runs], out, tmp_path / "no-data", ledger=tmp_path / "ledger.json")
+    assert "distilled from ferdesk_accurate.json (weight 0.5)" in table_line(out, "student")

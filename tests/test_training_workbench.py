@@ -22,6 +22,8 @@ ARCHITECTURES = {
     "baseline_cnn": {},
     "deepfer_cnn": {},
     "vgg_compact": {},
+    "vgg_compact_s2": {},
+    "vgg_compact_sep": {},
     "vgg_medium": {},
     "resnet18_fer_s2": {},
     "mobilenet_v2_fer": {},
@@ -71,6 +73,34 @@ def test_registry_lists_every_family_and_suggests_close_names() -> None:
         create_model("resnet18")
     with pytest.raises(ValueError, match=r"Did you mean .*mobilenet_v2_fer"):
         create_model("mobilenet_v2")
+
+
+def test_cheaper_vgg_variants_change_only_what_the_ablation_names(tmp_path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from training.complexity import macs_per_face
+
+    base, strided, separable = (create_model(n) for n in ("vgg_compact", "vgg_compact_s2", "vgg_compact_sep"))
+    assert strided.count_params() == base.count_params(), "a stride changes no weight"
+    spatial = [layer.output.shape[1] for layer in strided.layers[1:] if len(layer.output.shape) == 4]
+    assert max(spatial) == 24 and min(spatial) == 3, "nothing at 48x48; the same 3x3 map before the head"
+    assert macs_per_face(strided) < macs_per_face(base)
+    kinds = [type(layer).__name__ for layer in separable.layers if "conv" in type(layer).__name__.lower()]
+    assert kinds == ["Conv2D"] + ["SeparableConv2D"] * 6, "block 1 dense, blocks 2-4 separable"
+    assert macs_per_face(separable) < macs_per_face(base) / 5
+    # The app runs what training exports: the separable graph converts and LiteRT agrees with Keras.
+    import tensorflow as tf
+
+    faces = faces_and_targets(4)[0]
+    converter = tf.lite.TFLiteConverter.from_keras_model(separable)
+    (tmp_path / "sep.tflite").write_bytes(converter.convert())
+    interpreter = Interpreter(model_path=str(tmp_path / "sep.tflite"), num_threads=1)
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], faces.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], faces)
+    interpreter.invoke()
+    lite = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(lite, np.asarray(separable.predict(faces, verbose=0)), atol=1e-4)
 
 
 def test_deepfer_cnn_has_the_studys_layout() -> None:

@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--restart", action="store_true", help="start over even if the run folder has a checkpoint"
     )
-    for name in ("model", "data", "source", "optimizer", "schedule", "balance", "init_weights"):
+    for name in ("model", "data", "source", "optimizer", "schedule", "balance", "init_weights", "teacher"):
         parser.add_argument(
             f"--{name.replace('_', '-')}", default=None, help=f"default {getattr(defaults, name)!r}"
         )
@@ -55,6 +55,7 @@ def register(subparsers) -> None:
         "cutmix_alpha",
         "body_lr_multiplier",
         "ema_momentum",
+        "teacher_weight",
     ):
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=float, default=None, help=f"default {getattr(defaults, name)}"
@@ -71,7 +72,9 @@ def register(subparsers) -> None:
         "checkpoint (matching layers copied), a .weights.h5 file or the backbone's own .h5 file; "
         "--freeze-epochs N trains only the head for N epochs; --body-lr-multiplier M < 1 makes the "
         "body learn M times slower than the head; --ema-momentum 0.998 validates, keeps and exports "
-        "an exponential moving average of the weights."
+        "an exponential moving average of the weights; --teacher models/ferdesk_accurate.json distils "
+        "that ensemble (or a .tflite model) into the network: --teacher-weight of each target is the "
+        "teacher's probabilities on the Training face."
     )
     parser.add_argument(
         "--no-clean",

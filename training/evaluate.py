@@ -264,10 +264,11 @@ def predict_tflite(
     batch_size: int = EVAL_BATCH_SIZE,
     show_progress: bool = False,
 ) -> np.ndarray:
-    """Probabilities through the app's :class:`EmotionClassifier` (its temperature included)."""
+    """Probabilities through the app's :class:`EmotionClassifier` (its temperature included), or
+    through any classifier of the app's (an accurate-mode ensemble) passed in its place."""
     classifier = (
         path_or_classifier
-        if isinstance(path_or_classifier, EmotionClassifier)
+        if hasattr(path_or_classifier, "predict")
         else EmotionClassifier(path_or_classifier, num_threads=num_threads)
     )
     images = _check_images(images)

@@ -36,6 +36,14 @@ STUDY_FIGURES: tuple[tuple[str, str, float], ...] = (
     ("ResNet-50 transfer (VGGFace weights)", "resnet50_transfer", 71.0),
 )
 FER_LIBRARY = ("`fer` library (PrivateTest, measured here)", 65.87)
+#: Runs named ``layers-*`` form the cheaper-layer ablation: one recipe and budget, one change each.
+LAYER_STUDY_PREFIX = "layers-"
+LAYER_STUDY_BASELINE = "vgg_compact"
+LAYER_CHANGES = {
+    "vgg_compact": "baseline: dense 3x3 convs, first block at 48x48",
+    "vgg_compact_s2": "stride-2 stem (nothing at 48x48)",
+    "vgg_compact_sep": "depthwise-separable convs in blocks 2-4",
+}
 #: Fewer epochs than this on a CPU is a short budget: the row is not a converged figure.
 SHORT_BUDGET_EPOCHS = 30
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "model-zoo.md"
@@ -375,6 +383,10 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
         )
     if config.get("source") in ("ferplus", "ferplus8"):
         notes.append("FER+ vote distributions")
+    if config.get("teacher"):
+        notes.append(
+            f"distilled from {Path(config['teacher']).name} (weight {config.get('teacher_weight', 0.5)})"
+        )
     if config.get("limit_train"):
         notes.append(f"{config['limit_train']} Training faces")
     row.notes = ", ".join(notes)
@@ -568,6 +580,7 @@ def write_report(
                 f"{disgust(r.public)} | "
                 f"{_pct(r.private)} | {f1} | {disgust(r.private)} |"
             )
+    lines += _layer_study_lines(rows)
     lines += [
         "",
         "## The studies' own figures (their splits, budgets and hardware), and the `fer` library",
@@ -606,6 +619,41 @@ def write_report(
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, out)
     return out
+
+
+def _layer_study_lines(rows: list[Row]) -> list[str]:
+    """The cheaper-layer ablation (issue 12 section 0): training speed and PublicTest side by side,
+    each as a ratio to the baseline network trained in the same study (a shared machine's absolute
+    faces/s drift from run to run; the ratio is the finding)."""
+    study = sorted((r for r in rows if r.name.startswith(LAYER_STUDY_PREFIX)), key=lambda r: r.name)
+    if not study:
+        return []
+    base = next((r for r in study if r.model == LAYER_STUDY_BASELINE), None)
+    lines = [
+        "",
+        "## Cheaper layers: the same recipe and epochs, one change to the network each",
+        "",
+        "A layer is worth keeping when it trains faster and costs no PublicTest accuracy; the ratios "
+        f"are to `{LAYER_STUDY_BASELINE}` in the same study.",
+        "",
+        "| run | change | parameters | MMAC/face | faces/s (whole epochs) | × baseline speed | "
+        "PublicTest | Δ PublicTest (points) | PrivateTest | ms/face |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in study:
+        speed, accuracy = r.train_faces_per_s, r.public.get("accuracy")
+        ratio = delta = "–"
+        if base is not None and base.train_faces_per_s and speed:
+            ratio = f"{speed / base.train_faces_per_s:.2f}×"
+        if base is not None and accuracy is not None and base.public.get("accuracy") is not None:
+            delta = f"{100 * (accuracy - base.public['accuracy']):+.2f}"
+        lines.append(
+            f"| {r.name} (`{r.model}`, {r.budget}) | {LAYER_CHANGES.get(r.model, r.model)} | "
+            f"{f'{r.parameters:,}' if r.parameters else '–'} | {(r.macs or 0) / 1e6:.1f} | "
+            f"{f'{speed:.0f}' if speed else '–'} | {ratio} | {_pct(r.public)} | {delta} | "
+            f"{_pct(r.private)} | {f'{r.ms_per_face:.2f}' if r.ms_per_face is not None else '–'} |"
+        )
+    return lines
 
 
 def build_report(

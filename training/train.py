@@ -65,6 +65,10 @@ class TrainConfig:
     #: Polyak averaging of the weights (0 = off): PublicTest, best.keras and the export see the
     #: average, which is smoother than the last step's weights and costs no extra training.
     ema_momentum: float = 0.0
+    #: Distillation (training/distill.py): an app model (.tflite) or accurate-mode manifest (.json)
+    #: whose probabilities on the Training faces make ``teacher_weight`` of every target.
+    teacher: str = ""
+    teacher_weight: float = 0.5
     seed: int = 1234
     time_budget_minutes: float = 0.0
     clean: bool = True
@@ -117,10 +121,19 @@ class TrainConfig:
                 "0.998 averages over about 500 steps).",
             ),
             (self.source in SOURCES, f"source {self.source!r}: use one of {', '.join(SOURCES)}."),
+            (
+                0 < self.teacher_weight <= 1,
+                f"teacher_weight == {self.teacher_weight}, must be in (0, 1] (the teacher's share of "
+                "each target; 0.5 mixes it evenly with the label).",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.teacher:
+            from training.distill import resolve_teacher
+
+            resolve_teacher(self.teacher)  # a missing teacher fails before any data is read
         from training.models import create_model, list_models
 
         if self.model not in list_models():
@@ -356,8 +369,16 @@ def train(
     train_set = _limit(train_set, config.limit_train, config.seed)
     val_set = _limit(val_set, config.limit_val, config.seed)
     num_classes = len(train_set.class_names)
+    targets = _one_hot(train_set)
+    if config.teacher:
+        from training.distill import distilled_targets, teacher_probabilities
+
+        taught = teacher_probabilities(
+            config.teacher, train_set.images, train_set.sources, train_set.class_names, run_dir
+        )
+        targets = distilled_targets(targets, taught, config.teacher_weight)
     train_images, train_targets, train_labels = balance(
-        train_set.images, _one_hot(train_set), train_set.labels, config.balance, config.seed
+        train_set.images, targets, train_set.labels, config.balance, config.seed
     )
     if len(train_labels) != len(train_set):
         print(
