@@ -359,6 +359,48 @@ def test_the_session_builds_its_analyzer_with_the_setting_and_restarts_on_change
     session.stop()
 
 
+def test_a_broken_manifest_leaves_the_default_model_running_and_says_so(tmp_path, monkeypatch) -> None:
+    """The real live runner, detector and models on the demo clip, accurate mode on, its manifest
+    naming a member that is gone: the picture and the announcements come from the default model,
+    and the user hears why accurate mode is off."""
+    import time
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    write_manifest(models, [{"model": "gone.tflite", "views": "flip"}])
+    monkeypatch.setenv(MODELS_ENV, str(models))
+    pending: list = []
+    session = Session(
+        AppSettings(output="off", hold_seconds=0.3, accurate_mode=True),
+        LaunchOptions(speech_enabled=False),
+        call_soon=pending.append,
+    )
+    said: list[str] = []
+    problems: list[str] = []
+    session.announcements.add(lambda announcement: said.append(announcement.text))
+    session.problems.add(problems.append)
+    faces_seen = []
+    session.frames.add(lambda result: faces_seen.append(len(result.faces)))
+    assert session.open_source("demo")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (
+        problems and any("person" in t or "people" in t for t in said)
+    ):
+        while pending:
+            pending.pop(0)()
+        time.sleep(0.05)
+    model_while_running = session.model_text()
+    session.close()
+    assert model_while_running == "default (accurate mode could not start)"
+    assert (
+        len(problems) == 1 and "Accurate mode could not start" in problems[0] and "gone.tflite" in problems[0]
+    )
+    assert any(
+        text.startswith("Accurate mode could not start, so the default model is used.") for text in said
+    )
+    assert any(faces_seen) and any("person" in t or "people" in t for t in said), said
+
+
 @pytest.mark.parametrize(("tta", "flip_tta"), [("none", False), ("flip", True)])
 def test_training_evaluate_of_a_tflite_computes_what_the_app_computes(tta: str, flip_tta: bool) -> None:
     """`python -m training evaluate --tta X` on a .tflite must give the app's figure: the views

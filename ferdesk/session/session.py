@@ -33,6 +33,7 @@ from ferdesk.session.routing import SCREEN_READER, SPEECH, OutputRouter, ScreenR
 from ferdesk.session.settings import SNAPSHOT_SUFFIXES, AppSettings
 from ferdesk.session.state import SourceChange, SourceMachine, SourceState
 from ferdesk.speech.policy import Announcement, AnnouncementPolicy, PolicyConfig
+from ferdesk.vision.model_files import ModelError
 from ferdesk.vision.paths import emotion_model_path
 from ferdesk.vision.reading import user_order
 from ferdesk.vision.results import FrameResult, TrackedFace
@@ -306,6 +307,8 @@ class Session:
         # running source was opened with (its results name theirs); see model_text().
         self._startup_choice = self.model_choice()
         self._opened_choice: ModelChoice | None = None
+        #: The generation whose analyzer fell back from accurate mode to the default model.
+        self._accurate_failed: int | None = None
         self._model_words: dict[ModelChoice, str] = {}
 
     # =========================================================================================
@@ -671,6 +674,8 @@ class Session:
         its results (or the start-up check) report, else "default".
         """
         choice = self.model_choice()
+        if choice.accurate and self._accurate_failed == self._generation and self._opened_choice == choice:
+            return "default (accurate mode could not start)"
         if choice.accurate or choice.model_path is not None:
             if choice not in self._model_words:
                 self._model_words[choice] = _model_words(choice)
@@ -694,11 +699,27 @@ class Session:
         self, generation: int, detector: str, model_path: Path | None = None, accurate: bool = False
     ) -> FaceAnalyzer:
         try:
-            return self._analyzer_factory(model_path, detector, accurate)
+            try:
+                return self._analyzer_factory(model_path, detector, accurate)
+            except ModelError as error:
+                if not accurate:
+                    raise
+                # Accurate mode is an extra: a damaged manifest or member must not leave the user
+                # with no picture when the default model works. Said, and the default runs.
+                analyzer = self._analyzer_factory(model_path, detector, False)
+                self._accurate_failed = generation
+                message = f"Accurate mode could not start, so the default model is used. {error}"
+                self.call_soon(functools.partial(self._report_accurate_fallback, generation, message))
+                return analyzer
         except Exception as error:
             if generation == self._generation:
                 self._analysis_error = error  # read with the "error" status that follows
             raise
+
+    def _report_accurate_fallback(self, generation: int, message: str) -> None:
+        if generation == self._generation and not self._closed:
+            self._problem(message)
+            self.status(message)
 
     def _on_result(self, generation: int, result: FrameResult) -> None:
         """Every processed frame, on the processing thread: policy, frame hooks, the display slot."""
