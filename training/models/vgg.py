@@ -95,6 +95,11 @@ def build_vgg(
     return keras.Model(inputs, outputs, name=name)
 
 
+def _compact_layout(num_classes: int, input_size: int, name: str, **kwargs) -> keras.Model:
+    """vgg_compact's widths and depths; its variants differ only in the switches they pass."""
+    return build_vgg((24, 48, 96, 192), (1, 2, 2, 2), 256, num_classes, input_size, name=name, **kwargs)
+
+
 @register_model
 def vgg_compact(num_classes: int = 7, input_size: int = 48, **kwargs) -> keras.Model:
     """The shipped default: 24-48-96-192 (1, 2, 2, 2 convs), dense 256: ~1.1 M parameters.
@@ -102,9 +107,7 @@ def vgg_compact(num_classes: int = 7, input_size: int = 48, **kwargs) -> keras.M
     One conv at full resolution (where a conv costs the most) and two at each smaller scale: about
     55 MMAC a face, which trains at ~150 faces/s on a 2-core laptop CPU.
     """
-    return build_vgg(
-        (24, 48, 96, 192), (1, 2, 2, 2), 256, num_classes, input_size, name="vgg_compact", **kwargs
-    )
+    return _compact_layout(num_classes, input_size, "vgg_compact", **kwargs)
 
 
 @register_model
@@ -115,16 +118,7 @@ def vgg_compact_s2(num_classes: int = 7, input_size: int = 48, **kwargs) -> kera
     48x48x24 activation, BatchNorm or pool in the forward and backward pass: the ablation of what a
     CPU epoch pays for full-resolution memory traffic.
     """
-    return build_vgg(
-        (24, 48, 96, 192),
-        (1, 2, 2, 2),
-        256,
-        num_classes,
-        input_size,
-        name="vgg_compact_s2",
-        stem_stride=2,
-        **kwargs,
-    )
+    return _compact_layout(num_classes, input_size, "vgg_compact_s2", stem_stride=2, **kwargs)
 
 
 @register_model
@@ -133,16 +127,7 @@ def vgg_compact_sep(num_classes: int = 7, input_size: int = 48, **kwargs) -> ker
 
     Block 1 stays a dense conv (a one-channel input has nothing to separate).
     """
-    return build_vgg(
-        (24, 48, 96, 192),
-        (1, 2, 2, 2),
-        256,
-        num_classes,
-        input_size,
-        name="vgg_compact_sep",
-        separable_from_block=2,
-        **kwargs,
-    )
+    return _compact_layout(num_classes, input_size, "vgg_compact_sep", separable_from_block=2, **kwargs)
 
 
 @register_model
