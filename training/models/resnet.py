@@ -13,21 +13,7 @@ import keras
 from keras import layers
 
 from training.models import register_model
-
-
-def _conv_bn(x, filters: int, stride: int, regularizer, name: str, relu: bool = True):
-    x = layers.Conv2D(
-        filters,
-        3,
-        strides=stride,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        kernel_regularizer=regularizer,
-        name=f"{name}_conv",
-    )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
+from training.models.blocks import conv_bn
 
 
 def _basic_block(x, filters: int, stride: int, regularizer, name: str):
@@ -37,8 +23,8 @@ def _basic_block(x, filters: int, stride: int, regularizer, name: str):
             filters, 1, strides=stride, use_bias=False, kernel_regularizer=regularizer, name=f"{name}_down"
         )(x)
         shortcut = layers.BatchNormalization(name=f"{name}_down_bn")(shortcut)
-    y = _conv_bn(x, filters, stride, regularizer, f"{name}_a")
-    y = _conv_bn(y, filters, 1, regularizer, f"{name}_b", relu=False)
+    y = conv_bn(x, filters, stride, regularizer, f"{name}_a")
+    y = conv_bn(y, filters, 1, regularizer, f"{name}_b", relu=False)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.Activation("relu", name=f"{name}_out")(y)
 
@@ -55,7 +41,7 @@ def build_resnet(
 ) -> keras.Model:
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs = keras.Input((input_size, input_size, 1), name="face")
-    x = _conv_bn(inputs, widths[0], stem_stride, regularizer, "stem")
+    x = conv_bn(inputs, widths[0], stem_stride, regularizer, "stem")
     for stage, (filters, count) in enumerate(zip(widths, blocks, strict=True), start=1):
         for block in range(count):
             stride = 2 if stage > 1 and block == 0 else 1

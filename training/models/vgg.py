@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from training.models import register_model
+from training.models.blocks import conv_bn
 
 
 def _conv_bn_relu(x, filters: int, weight_decay: float, name: str, strides: int = 1, separable: bool = False):
@@ -30,19 +31,9 @@ def _conv_bn_relu(x, filters: int, weight_decay: float, name: str, strides: int 
             pointwise_regularizer=regularizer,
             name=f"{name}_sepconv",
         )(x)
-    else:
-        x = layers.Conv2D(
-            filters,
-            3,
-            strides=strides,
-            padding="same",
-            use_bias=False,
-            kernel_initializer="he_normal",
-            kernel_regularizer=regularizer,
-            name=f"{name}_conv",
-        )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.Activation("relu", name=f"{name}_relu")(x)
+    return conv_bn(x, filters, strides, regularizer, name)
 
 
 def build_vgg(
