@@ -192,6 +192,34 @@ def test_rerun_skips_complete_outputs_and_redoes_partial_ones(clips, tmp_path, c
     assert float(summary["good"]["seconds_seen"]) == pytest.approx(len(frames) * 2 / FPS, abs=1e-5)
 
 
+def test_accurate_mode_analyses_with_the_ensemble_and_records_its_members(clips, tmp_path, capsys):
+    from ferdesk.vision.ensemble import read_manifest
+
+    default, accurate = tmp_path / "default", tmp_path / "accurate"
+    assert analyze(["--no-progress", "--out", str(default), str(clips["good"])]) == 0
+    assert analyze(["--no-progress", "--accurate", "--out", str(accurate), str(clips["good"])]) == 0
+    plain_rows, ensemble_rows = read_rows(default / "good.csv"), read_rows(accurate / "good.csv")
+    assert len(ensemble_rows) == len(plain_rows) > 0
+    assert any(
+        not math.isclose(float(a["happy"]), float(b["happy"]), abs_tol=1e-3)
+        for a, b in zip(plain_rows, ensemble_rows, strict=True)
+        if a["happy"] and b["happy"]
+    ), "accurate mode gave the single model's probabilities"
+    options = json.loads((accurate / "good.analysis.json").read_text())["options"]
+    members = read_manifest().members
+    assert options["model"]["file"] == "ferdesk_accurate.json"
+    assert [m["file"] for m in options["accurate"]] == [m.model.name for m in members]
+    assert all(len(m["sha256"]) == 64 for m in options["accurate"])
+    capsys.readouterr()
+    # The same options again: skipped; the single model's outputs are not accurate mode's.
+    assert analyze(["--no-progress", "--accurate", "--out", str(accurate), str(clips["good"])]) == 0
+    assert "0 analysed, 1 skipped" in capsys.readouterr().out
+    assert analyze(["--no-progress", "--out", str(accurate), str(clips["good"])]) == 1
+    assert "other options" in capsys.readouterr().err
+    assert analyze(["--no-progress", "--accurate", "--model", "x.tflite", str(clips["good"])]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_never_overwrites_files_it_did_not_write(clips, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -201,3 +201,17 @@ def test_cli_reads_the_kaggle_layout_and_refuses_a_bad_grid(
     assert "--zoom == -0.5, must be in [0, 1]" in capsys.readouterr().err
     assert main(["augment", "--data", str(tmp_path / "nowhere")]) == 2
     assert "Data folder not found" in capsys.readouterr().err
+
+
+def test_epoch_arrays_are_the_epochs_batches_in_order() -> None:
+    faces = random_faces(20)
+    targets = np.eye(7, dtype=np.float32)[np.arange(20) % 7]
+    weights = np.linspace(0.5, 2.0, 20).astype(np.float32)
+    batches = AugmentedFaces(faces, targets, weights, 8, AugmentConfig(), seed=7, mixup_alpha=0.2)
+    images, mixed, kept = batches.epoch_arrays()
+    assert images.shape == faces.shape and mixed.shape == targets.shape and kept is not None
+    for index in range(len(batches)):
+        part = slice(index * 8, (index + 1) * 8)
+        for joined, alone in zip((images, mixed, kept), batches[index], strict=True):
+            np.testing.assert_array_equal(joined[part], alone)
+    assert AugmentedFaces(faces, targets, None, 8, AugmentConfig(), seed=7).epoch_arrays()[2] is None

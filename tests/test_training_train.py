@@ -190,3 +190,48 @@ def test_weight_averaging_is_what_is_validated_kept_and_resumed(
     assert second["epoch"] == 2 and second["finished"] is True
     with pytest.raises(ValueError, match="ema_momentum"):
         tiny_config(tiny_kaggle, ema_momentum=1.0).validate()
+
+
+def test_raw_weights_carry_over_from_one_epoch_to_the_next_under_weight_averaging(
+    tiny_kaggle: Path, tmp_path: Path
+) -> None:
+    """train runs one fit per epoch; Keras ends each fit by writing the average into the model.
+    The next epoch must go on from the raw weights it stopped at, or the run trains the average."""
+    import keras
+
+    class EpochEdges(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last_step: list[list[np.ndarray]] = []
+            self.first_step: list[list[np.ndarray]] = []
+            self._first = True
+
+        def weights(self) -> list[np.ndarray]:
+            return [keras.ops.convert_to_numpy(v) for v in self.model.trainable_variables]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._first = True
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self._first:
+                self.first_step.append(self.weights())
+                self._first = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == self.params["steps"] - 1:
+                self.last_step.append(self.weights())
+
+    edges = EpochEdges()
+    config = tiny_config(tiny_kaggle, epochs=3, ema_momentum=0.9, learning_rate=0.01)
+    state = train(config, tmp_path / "run", verbose=0, extra_callbacks=[edges])
+    assert state["epoch"] == 3 and len(edges.first_step) == 3
+    for ended, begun in zip(edges.last_step[:-1], edges.first_step[1:], strict=True):
+        for raw_at_end, next_start in zip(ended, begun, strict=True):
+            # The swap is arithmetic (a + b, a - b): equal to float rounding, far from the average.
+            np.testing.assert_allclose(
+                next_start, raw_at_end, atol=1e-6, err_msg="an epoch began from the average"
+            )
+    final = keras.models.load_model(tmp_path / "run" / "last.keras")
+    raw_slots = [keras.ops.convert_to_numpy(v) for v in final.optimizer._model_variables_moving_average]
+    for raw, slot in zip(edges.last_step[-1], raw_slots, strict=True):
+        np.testing.assert_allclose(slot, raw, atol=1e-6, err_msg="last.keras lost the raw weights")

@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from training.augment import AugmentConfig, AugmentedFaces, class_weights
@@ -276,6 +277,7 @@ def _compile(model, config: TrainConfig, steps_per_epoch: int, iterations: int =
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
+    _keep_raw_weights_between_fits(model)
     if iterations:
         # A new optimizer after unfreezing continues the learning-rate schedule where it was.
         optimizer.build(model.trainable_variables)
@@ -305,6 +307,54 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
         body_lr_multiplier=config.body_lr_multiplier,
         ema_momentum=config.ema_momentum,
     )
+
+
+class PlateauAcrossFits(keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau whose patience count survives ``train``'s one ``fit`` call per epoch."""
+
+    _begun = False
+
+    def on_train_begin(self, logs=None):
+        if not self._begun:
+            self._begun = True
+            super().on_train_begin(logs)
+
+
+class SwapAverageEachEpoch(keras.callbacks.SwapEMAWeights):
+    """SwapEMAWeights(swap_on_epoch=True) for one ``fit`` call per epoch.
+
+    Keras treats the end of every ``fit`` as the end of training: the callback copies the average
+    over the raw weights in the optimizer's slots, and ``finalize_variable_values`` writes it into
+    the model, so the next epoch would train the average. Here the swap alone happens at each epoch
+    end (the average in the model for validation and checkpoints, the raw weights kept in the slots)
+    and :func:`_keep_raw_weights_between_fits` disables the overwrite.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(swap_on_epoch=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = True
+
+
+def _keep_raw_weights_between_fits(model) -> None:
+    """See :class:`SwapAverageEachEpoch`: no average overwrite when a per-epoch ``fit`` ends."""
+    if getattr(model.optimizer, "use_ema", False):
+        model.optimizer.finalize_variable_values = lambda var_list: None
+
+
+class RunProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, numbering epochs out of the run's total across per-epoch ``fit`` calls."""
+
+    def __init__(self, run_epochs: int) -> None:
+        super().__init__()
+        self.run_epochs = run_epochs
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.epochs = self.run_epochs
 
 
 def train(
@@ -390,6 +440,7 @@ def train(
 
     if resuming:
         model = keras.models.load_model(last_path)
+        _keep_raw_weights_between_fits(model)
         print(
             f"Resuming {run_dir} after epoch {state['epoch']} of {config.epochs} "
             f"(best PublicTest accuracy so far {state['best_val_accuracy']:.4f})."
@@ -458,14 +509,14 @@ def train(
         # Before RunKeeper: at each epoch's end the averaged weights are in the model (validated,
         # saved as best.keras and last.keras; the raw ones wait in the optimizer's average slots),
         # and they are swapped back when the next epoch begins.
-        swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+        swap = SwapAverageEachEpoch()
         # A resumed last.keras holds the swapped state; the first epoch's begin swaps it back.
         swap._ema_weights_in_model = resuming
         callbacks.append(swap)
     callbacks += [RunKeeper(), *(extra_callbacks or [])]
     if config.schedule == "plateau":
         callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
+            PlateauAcrossFits(
                 monitor="val_accuracy",
                 mode="max",
                 factor=config.plateau_factor,
@@ -485,6 +536,9 @@ def train(
         if config.freeze_epochs
         else [(config.epochs, False)]
     )
+    validation = (val_set.images, _one_hot(val_set))
+    if verbose:
+        callbacks.append(RunProgbar(config.epochs))
     for phase_end, frozen in phases:
         if state["epoch"] >= phase_end or state["reason"]:
             continue
@@ -502,15 +556,26 @@ def train(
             mixup_alpha=config.mixup_alpha,
             cutmix_alpha=config.cutmix_alpha,
         )
-        model.fit(
-            batches,
-            epochs=phase_end,
-            initial_epoch=state["epoch"],
-            validation_data=(val_set.images, _one_hot(val_set)),
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-        csv_logger.append = True  # a second phase adds rows to the same log
+        # One fit per epoch on that epoch's augmented arrays: arrays run at the bare step speed,
+        # a batch-by-batch PyDataset did not (training/augment.py). RunKeeper advances state.
+        for epoch in range(state["epoch"], phase_end):
+            if state["reason"]:
+                break
+            images, targets, weights = batches.epoch_arrays()
+            model.fit(
+                images,
+                targets,
+                sample_weight=weights,
+                batch_size=config.batch_size,
+                shuffle=False,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+            csv_logger.append = True  # later fits (epochs, phases) add rows to the same log
+            batches.on_epoch_end()
     if not state["reason"].startswith("time budget"):
         state["finished"] = True
         state["reason"] = state["reason"] or f"completed {config.epochs} epochs"

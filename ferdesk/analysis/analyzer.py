@@ -34,30 +34,54 @@ class AnalysisOptions:
     every: int = 1
     detector: str = "full"
     model: str | None = None  # None: the shipped model
+    accurate: bool = False  # the accurate-mode ensemble of the shipped manifest instead of one model
 
     def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"every == {self.every}, must be >= 1 (1 analyses every frame).")
+        if self.accurate and self.model:
+            raise ValueError("accurate=True runs the accurate-mode manifest's models; leave model unset.")
 
     def model_path(self) -> Path:
+        """The one model file, or the accurate-mode manifest."""
         from ferdesk.vision.paths import default_emotion_model
 
+        if self.accurate:
+            from ferdesk.vision.ensemble import default_manifest
+
+            return default_manifest()
         return Path(self.model) if self.model else default_emotion_model()
 
     def identity(self) -> dict:
         """The options as the manifest stores them; the model by content (SHA-256), not by path,
-        so a checkout and an installed copy of the same model count as the same."""
-        model = self.model_path()
-        try:
-            stat = model.stat()
-            digest = _file_digest(str(model.resolve()), stat.st_size, stat.st_mtime_ns)
-        except OSError:
-            digest = None
-        return {
+        so a checkout and an installed copy of the same model count as the same. In accurate mode
+        each member counts too: a new network under an unchanged manifest is a new analysis."""
+        identity = {
             "every": self.every,
             "detector": str(self.detector),
-            "model": {"file": model.name, "sha256": digest},
+            "model": _content_of(self.model_path()),
         }
+        if self.accurate:
+            from ferdesk.vision.classifier import ModelError
+            from ferdesk.vision.ensemble import read_manifest
+
+            try:
+                members = read_manifest(self.model_path()).members
+            except ModelError:
+                members = ()
+            identity["accurate"] = [
+                {**_content_of(member.model), "views": member.views} for member in members
+            ]
+        return identity
+
+
+def _content_of(path: Path) -> dict:
+    try:
+        stat = path.stat()
+        digest = _file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        digest = None
+    return {"file": path.name, "sha256": digest}
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,7 +170,10 @@ class VideoAnalyzer:
 
         self.options = options or AnalysisOptions()
         self.face_analyzer = FaceAnalyzer(
-            self.options.model, detector=self.options.detector, num_threads=num_threads
+            self.options.model,
+            detector=self.options.detector,
+            num_threads=num_threads,
+            accurate=self.options.accurate,
         )
         _ = self.face_analyzer.detector  # load it now: a model error belongs to start-up, not to an input
 

@@ -3,7 +3,7 @@
 ::
 
     ferdesk analyze [--out DIR] [--format csv|parquet] [--every N] [--detector short|full]
-                    [--model PATH] [--engine local|ray] [--address ADDR] [--workers N] [--force]
+                    [--model PATH | --accurate] [--engine local|ray] [--address ADDR] [--workers N] [--force]
                     PATH...
 
 For each input, ``<name>.csv`` (or ``.parquet``), ``<name>_timeline.png`` and the manifest
@@ -66,8 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="full",
         help="face detector (default full, as the app)",
     )
-    parser.add_argument(
+    which_model = parser.add_mutually_exclusive_group()
+    which_model.add_argument(
         "--model", type=Path, metavar="PATH", help="emotion model .tflite (default: the shipped one)"
+    )
+    which_model.add_argument(
+        "--accurate",
+        action="store_true",
+        help="accurate mode: the networks and views of models/ferdesk_accurate.json, averaged "
+        "(as ferdesk predict --accurate; several network passes per face, so slower)",
     )
     parser.add_argument(
         "--engine",
@@ -119,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
     from ferdesk.vision.detector import DetectorError
 
     options = AnalysisOptions(
-        every=args.every, detector=args.detector, model=str(args.model) if args.model else None
+        every=args.every,
+        detector=args.detector,
+        model=str(args.model) if args.model else None,
+        accurate=args.accurate,
     )
     inputs, bad_paths = expand(args.paths)
     report = RunReport()

@@ -66,7 +66,12 @@ def check_models(options: AnalysisOptions) -> None:
     from ferdesk.vision.classifier import EmotionClassifier
     from ferdesk.vision.detector import DetectorError, detector_path
 
-    EmotionClassifier(options.model)
+    if options.accurate:
+        from ferdesk.vision.ensemble import EnsembleClassifier
+
+        EnsembleClassifier.from_manifest()
+    else:
+        EmotionClassifier(options.model)
     path = detector_path(options.detector)
     if not path.is_file():
         raise DetectorError(f"Face detector model not found: {path}. Reinstall ferdesk, or pass --detector.")
