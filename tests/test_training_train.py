@@ -235,3 +235,22 @@ def test_raw_weights_carry_over_from_one_epoch_to_the_next_under_weight_averagin
     raw_slots = [keras.ops.convert_to_numpy(v) for v in final.optimizer._model_variables_moving_average]
     for raw, slot in zip(edges.last_step[-1], raw_slots, strict=True):
         np.testing.assert_allclose(slot, raw, atol=1e-6, err_msg="last.keras lost the raw weights")
+
+
+def test_plateau_schedule_counts_its_patience_across_the_per_epoch_fits(
+    tiny_kaggle: Path, tmp_path: Path
+) -> None:
+    """Keras resets ReduceLROnPlateau at each fit's start; train fits once per epoch, so a plain
+    callback would never see a plateau. The learning rate must fall once PublicTest stalls."""
+    config = tiny_config(
+        tiny_kaggle,
+        epochs=5,
+        schedule="plateau",
+        plateau_patience=1,
+        learning_rate=1e-6,
+        early_stopping_patience=10,
+    )
+    train(config, tmp_path / "run", verbose=0)
+    rates = [float(row["learning_rate"]) for row in log_rows(tmp_path / "run")]
+    assert len(rates) == 5
+    assert rates[-1] < rates[0], f"the plateau never lowered the learning rate: {rates}"
