@@ -254,3 +254,13 @@ def test_plateau_schedule_counts_its_patience_across_the_per_epoch_fits(
     rates = [float(row["learning_rate"]) for row in log_rows(tmp_path / "run")]
     assert len(rates) == 5
     assert rates[-1] < rates[0], f"the plateau never lowered the learning rate: {rates}"
+
+
+def test_progress_numbers_epochs_out_of_the_runs_total(
+    tiny_kaggle: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """One fit per epoch must still read "Epoch 2/3", not Keras's per-call "Epoch 2/2"."""
+    train(tiny_config(tiny_kaggle, epochs=3), tmp_path / "run", verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/3" in out and "Epoch 2/3" in out and "Epoch 3/3" in out
+    assert "Epoch 2/2" not in out
