@@ -47,13 +47,15 @@ def watch(
     model: str | os.PathLike | None = None,
     detector: str = "full",
     loop: bool = False,
+    accurate: bool = False,
 ) -> Iterator[AnalysisRecord]:
     """Yield an :class:`AnalysisRecord` per face per analysed frame of ``source``, as they come.
 
     ``source`` is what the app opens (a video or image file, a folder of images, a camera number
     such as ``"0"``, ``"demo"``) or a :class:`ferdesk.capture.FrameSource`. Files are read at full
     speed, every ``every``-th frame analysed; a camera runs until the loop stops. ``loop=True``
-    replays a file forever. Models load when the iteration starts; the source, the reader thread
+    replays a file forever. ``accurate=True`` classifies with accurate mode's ensemble (slower per
+    face). Models load when the iteration starts; the source, the reader thread
     and the models are released when the loop ends, breaks, or the iterator is closed.
 
     Raises :class:`ferdesk.capture.CaptureError` when the source cannot be opened or stops with an
@@ -62,7 +64,9 @@ def watch(
     from ferdesk.analysis.analyzer import AnalysisOptions, VideoAnalyzer
     from ferdesk.capture.sources import CaptureError
 
-    options = AnalysisOptions(every=every, detector=detector, model=os.fspath(model) if model else None)
+    options = AnalysisOptions(
+        every=every, detector=detector, model=os.fspath(model) if model else None, accurate=accurate
+    )
     frame_source = _source(source, loop=loop)
     state: dict = {}
     try:
@@ -83,8 +87,11 @@ def analyze_video(
     *,
     model: str | os.PathLike | None = None,
     detector: str = "full",
+    accurate: bool = False,
 ):
     """The analysis table of one video or image folder as a pandas DataFrame (needs pandas).
+
+    ``accurate=True`` analyses with accurate mode's ensemble (as ``ferdesk analyze --accurate``).
 
     The same rows, columns and values as the CSV ``ferdesk analyze`` writes (it is parsed from
     that very text). Raises :class:`ferdesk.capture.CaptureError` for an unreadable, damaged or
@@ -108,7 +115,9 @@ def analyze_video(
     if bad or len(inputs) != 1:
         reason = bad[0].reason if bad else f"{path}: holds {len(inputs)} inputs; analyze_video takes one."
         raise CaptureError(reason)
-    options = AnalysisOptions(every=every, detector=detector, model=os.fspath(model) if model else None)
+    options = AnalysisOptions(
+        every=every, detector=detector, model=os.fspath(model) if model else None, accurate=accurate
+    )
     with VideoAnalyzer(options) as analyzer:
         outcome = analyzer.analyze_input(inputs[0])
     if not outcome.ok:

@@ -45,6 +45,22 @@ def test_watch_yields_the_csv_rows(clip, tmp_path):
     )
 
 
+def test_analyze_video_in_accurate_mode_matches_the_command(clip, tmp_path):
+    pandas = pytest.importorskip("pandas")
+    from ferdesk.analysis.cli import main as analyze
+
+    table = ferdesk.analyze_video(clip, accurate=True)
+    assert analyze(["--no-progress", "--accurate", "--out", str(tmp_path), str(clip)]) == 0
+    pandas.testing.assert_frame_equal(
+        table, pandas.read_csv(tmp_path / "one.csv", dtype={"emotion": "string"})
+    )
+    watched = [r.as_row() for r in ferdesk.watch(clip, accurate=True)]
+    pandas.testing.assert_frame_equal(pandas.DataFrame(watched).astype(table.dtypes), table)
+    single = ferdesk.analyze_video(clip)
+    assert len(single) == len(table) > 0
+    assert not single["happy"].equals(table["happy"]), "accurate mode gave the single model's rows"
+
+
 def test_every_n_and_a_frame_source(clip):
     from ferdesk.capture import open_source
 
