@@ -282,6 +282,22 @@ def test_predict_accurate_with_a_broken_manifest_exits_2(capsys, tmp_path, monke
     assert "gone.tflite" in capsys.readouterr().err
 
 
+def test_analyze_accurate_with_a_broken_manifest_exits_2(capsys, tmp_path, monkeypatch) -> None:
+    from ferdesk.analysis.cli import main as analyze_main
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    write_manifest(models, [{"model": "gone.tflite", "views": "flip"}])
+    monkeypatch.setenv(MODELS_ENV, str(models))
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not read: the models fail first")
+    for engine in ("local", "ray"):
+        assert analyze_main(["--no-progress", "--accurate", "--engine", engine, str(video)]) == 2
+        err = capsys.readouterr().err
+        assert "gone.tflite" in err and "Traceback" not in err
+    assert not (tmp_path / "clip.csv").exists()
+
+
 # -- the app's setting ----------------------------------------------------------------------------
 
 
