@@ -5,7 +5,7 @@ microseconds; the same through Keras' random image layers cost about as much as 
 forward pass on this CPU. ``train`` asks :meth:`AugmentedFaces.epoch_arrays` for a whole epoch at
 once (under a second for FER2013's 26k faces) and hands plain arrays to ``fit``: fed batch by batch
 as a ``PyDataset``, TensorFlow pulls it through ``tf.data.Dataset.from_generator`` and the steps ran
-at 0.55–0.7x the bare array speed on a 2-core CPU (``docs/benchmarks.md``). Arrays also run
+at 0.55–0.63x the bare array speed on a 2-core CPU (``docs/benchmarks.md``). Arrays also run
 unchanged on the TensorFlow, JAX and PyTorch backends. The exported model never contains
 augmentation. ``python -m training augment`` writes a preview grid of exactly what the network sees.
 """

@@ -236,8 +236,6 @@ def build_network(config: TrainConfig, num_classes: int):
 
 def _hardware() -> str:
     """Return GPU when Keras's backend sees one, else CPU (the report states each run's budget)."""
-    import keras
-
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -269,8 +267,6 @@ def set_frozen(model, frozen: bool) -> bool:
 
 
 def _compile(model, config: TrainConfig, steps_per_epoch: int, iterations: int = 0) -> None:
-    import keras
-
     optimizer = _optimizer(config, steps_per_epoch)
     model.compile(
         optimizer=optimizer,
@@ -285,8 +281,6 @@ def _compile(model, config: TrainConfig, steps_per_epoch: int, iterations: int =
 
 
 def _optimizer(config: TrainConfig, steps_per_epoch: int):
-    import keras
-
     if config.schedule == "cosine":
         warmup = config.warmup_epochs * steps_per_epoch
         total = max(config.epochs * steps_per_epoch - warmup, 1)
@@ -368,8 +362,6 @@ def train(
 
     ``extra_callbacks`` (e.g. :class:`training.throughput.FacesPerSecond`) join the run's own.
     """
-    import keras
-
     config.validate()
     run_dir = Path(run_dir).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
