@@ -243,3 +243,63 @@ def test_a_distilled_run_names_its_teacher_and_weight(checkpoint, tmp_path) -> N
     out = tmp_path / "zoo.md"
     build_report([runs], out, tmp_path / "no-data", ledger=tmp_path / "ledger.json")
     assert "distilled from ferdesk_accurate.json (weight 0.5)" in table_line(out, "student")
+
+
+def test_the_architecture_study_ranks_networks_by_public_test_with_the_faces_each_budget_bought(
+    tmp_path,
+) -> None:
+    from training.report import write_report
+
+    def study_row(model: str, faces: int, public: float) -> Row:
+        return Row(
+            f"arch-{model}",
+            model,
+            tmp_path / model,
+            parameters=1000,
+            macs=2_000_000,
+            epochs_done=3,
+            epochs_planned=3,
+            finished=True,
+            hours=0.2,
+            public={"accuracy": public},
+            private={"accuracy": public - 0.01, "macro_f1": 0.4},
+            train_faces=faces,
+            train_faces_per_s=faces * 3 / 720,
+        )
+
+    rows = [study_row("deepfer_cnn", 3_000, 0.40), study_row("vgg_compact", 26_512, 0.55)]
+    out = write_report([*rows, Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "zoo.md", "2026-12-02")
+    study = out.read_text().split("## Architectures at the same CPU budget")[1].split("## The studies")[0]
+    assert "about 12 CPU minutes" in study and "other-s1" not in study
+    assert study.index("arch-vgg_compact") < study.index("arch-deepfer_cnn")  # best PublicTest first
+    line = table_line(out, "arch-deepfer_cnn", 1)
+    assert "| 3,000 × 3 | 12 | 12 |" in line and "| 40.00 % |" in line and "| 0.4000 |" in line
+    without = write_report([Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "without.md", "2026-12-02")
+    assert "## Architectures" not in without.read_text()
+
+
+def test_an_unfinished_ledger_row_whose_folder_is_gone_is_not_called_resumable(tmp_path) -> None:
+    common = dict(epochs_done=18, epochs_planned=30, reason="time budget reached")
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "last.keras").write_bytes(b"checkpoint")
+    assert "in progress (resumable)" in Row("a", "vgg_compact", here, **common).budget
+    assert "in progress (resumable)" in Row("a", "vgg_compact", here, from_ledger=True, **common).budget
+    gone = Row("b", "vgg_compact", tmp_path / "gone", from_ledger=True, **common).budget
+    assert "18/30 ep" in gone and "cannot resume" in gone and "resumable" not in gone
+
+
+def test_the_optimizer_study_names_each_optimizer_and_its_learning_rate(checkpoint, tmp_path) -> None:
+    from training.report import collect, write_report
+
+    runs = tmp_path / "runs"
+    make_run(runs, "optim-sgd", checkpoint, seed=3, balance="none")
+    config_path = runs / "optim-sgd" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.update(optimizer="sgd", learning_rate=0.01)
+    config_path.write_text(json.dumps(config))
+    row = collect(runs / "optim-sgd", tmp_path / "no-data", measure=False)
+    assert (row.optimizer, row.learning_rate) == ("sgd", 0.01)
+    out = write_report([row, Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "zoo.md", "2026-12-02")
+    study = out.read_text().split("## Optimizers")[1].split("## The studies")[0]
+    assert "| optim-sgd (`tiny_cnn`) | sgd | 0.01 |" in study and "other-s1" not in study

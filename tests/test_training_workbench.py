@@ -263,3 +263,39 @@ def test_every_shipped_config_is_a_valid_recipe_for_a_registered_model() -> None
     for path in configs:
         config = TrainConfig.from_dict(json.loads(path.read_text())).validate()
         assert config.model in list_models(), path.name
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_study(script: str, *args: str, **env: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        ["bash", str(REPO / "training" / "configs" / script), *args],
+        env={**os.environ, "PYTHON": sys.executable, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_architecture_study_sizes_each_run_to_the_budget_and_finishes_its_schedule(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    import json
+
+    runs = tmp_path / "runs"
+    settings = {"CONFIGS": "fcnn", "DATA": str(tiny_data), "EPOCHS": "2", "VAL_FACES": "10"}
+    result = run_study("architecture_study.sh", str(runs), "1", **settings)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "fcnn: bare " in result.stdout and " faces/s here -> 2 epochs of up to " in result.stdout
+    config = json.loads((runs / "arch-fcnn" / "config.json").read_text())
+    recipe = (config["model"], config["epochs"], config["limit_val"], config["ema_momentum"])
+    assert recipe == ("fcnn", 2, 10, 0)
+    assert config["limit_train"] >= 256 and config["time_budget_minutes"] == 2
+    state = json.loads((runs / "arch-fcnn" / "state.json").read_text())
+    assert state["finished"] and state["epoch"] == 2
+    again = run_study("architecture_study.sh", str(runs), "1", **settings)
+    assert again.returncode == 0 and "arch-fcnn: finished, skipped" in again.stdout

@@ -44,6 +44,11 @@ LAYER_CHANGES = {
     "vgg_compact_s2": "stride-2 stem (nothing at 48x48)",
     "vgg_compact_sep": "depthwise-separable convs in blocks 2-4",
 }
+#: Runs named ``arch-*`` form the architecture study (training/configs/architecture_study.sh): the
+#: same CPU minutes for every network, each run sized to finish a whole schedule in them.
+ARCH_STUDY_PREFIX = "arch-"
+#: Runs named ``optim-*`` form the optimizer study (training/configs/optimizer_study.sh).
+OPTIMIZER_STUDY_PREFIX = "optim-"
 #: Fewer epochs than this on a CPU is a short budget: the row is not a converged figure.
 SHORT_BUDGET_EPOCHS = 30
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "model-zoo.md"
@@ -78,13 +83,19 @@ class Row:
     source: str = "fer2013"
     #: The day this row was last read from its run folder (YYYY-MM-DD).
     measured_on: str = ""
+    #: The recipe's optimizer and peak learning rate ("" and 0 in rows kept before they were read).
+    optimizer: str = ""
+    learning_rate: float = 0.0
     #: True when the row comes from the ledger because its run folder was not found (not stored).
     from_ledger: bool = field(default=False, compare=False)
 
     @property
     def budget(self) -> str:
         text = f"{self.epochs_done}/{self.epochs_planned} ep, {self.hours:.1f} h {self.hardware}"
-        if not self.finished:
+        gone = self.from_ledger and not (Path(self.run_dir).expanduser() / "last.keras").is_file()
+        if not self.finished and gone:
+            text += ", stopped (its run folder is gone, so it cannot resume)"
+        elif not self.finished:
             resumable = "time budget" in self.reason or not self.reason  # paused, or running now
             text += ", in progress (resumable)" if resumable else f", stopped ({self.reason})"
         if self.hardware == "CPU" and self.epochs_done < SHORT_BUDGET_EPOCHS:
@@ -374,6 +385,8 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
     row.balance = config.get("balance", "none")
     row.source = config.get("source", "fer2013")
     row.train_faces = state.get("train_faces")
+    row.optimizer = config.get("optimizer", "")
+    row.learning_rate = float(config.get("learning_rate", 0.0))
     notes = []
     if config.get("balance", "none") != "none":
         notes.append(f"balance={config['balance']}")
@@ -581,6 +594,8 @@ def write_report(
                 f"{_pct(r.private)} | {f1} | {disgust(r.private)} |"
             )
     lines += _layer_study_lines(rows)
+    lines += _architecture_study_lines(rows)
+    lines += _optimizer_study_lines(rows)
     lines += [
         "",
         "## The studies' own figures (their splits, budgets and hardware), and the `fer` library",
@@ -652,6 +667,67 @@ def _layer_study_lines(rows: list[Row]) -> list[str]:
             f"{f'{r.parameters:,}' if r.parameters else '–'} | {(r.macs or 0) / 1e6:.1f} | "
             f"{f'{speed:.0f}' if speed else '–'} | {ratio} | {_pct(r.public)} | {delta} | "
             f"{_pct(r.private)} | {f'{r.ms_per_face:.2f}' if r.ms_per_face is not None else '–'} |"
+        )
+    return lines
+
+
+def _architecture_study_lines(rows: list[Row]) -> list[str]:
+    """The architecture study: what the same few CPU minutes buy with each network. Slow networks
+    see fewer Training faces in them, which is the finding, so the faces trained are shown beside
+    the accuracy; best PublicTest first."""
+    study = [r for r in rows if r.name.startswith(ARCH_STUDY_PREFIX)]
+    if not study:
+        return []
+    minutes = sorted(60 * r.hours for r in study)
+    lines = [
+        "",
+        "## Architectures at the same CPU budget",
+        "",
+        f"Each network trained for about {minutes[len(minutes) // 2]:.0f} CPU minutes "
+        "(`bash training/configs/architecture_study.sh`): a whole warm-up + cosine schedule over as many "
+        "Training faces as its measured speed allows in them. Far from what any of them converges to; "
+        "it ranks what a CPU-hour buys.",
+        "",
+        "| run | parameters | MMAC/face | Training faces × epochs | CPU minutes | faces/s (whole epochs) | "
+        "PublicTest | PrivateTest | macro-F1 (Private) | ms/face |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(study, key=lambda r: -(r.public.get("accuracy") or 0)):
+        f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
+        lines.append(
+            f"| {r.name} (`{r.model}`) | {f'{r.parameters:,}' if r.parameters else '–'} | "
+            f"{(r.macs or 0) / 1e6:.1f} | "
+            f"{f'{r.train_faces:,}' if r.train_faces else '–'} × {r.epochs_done} | "
+            f"{60 * r.hours:.0f} | {f'{r.train_faces_per_s:.0f}' if r.train_faces_per_s else '–'} | "
+            f"{_pct(r.public)} | {_pct(r.private)} | {f1} | "
+            f"{f'{r.ms_per_face:.2f}' if r.ms_per_face is not None else '–'} |"
+        )
+    return lines
+
+
+def _optimizer_study_lines(rows: list[Row]) -> list[str]:
+    """The optimizers the studies compared, on one network, recipe and number of epochs."""
+    study = [r for r in rows if r.name.startswith(OPTIMIZER_STUDY_PREFIX)]
+    if not study:
+        return []
+    lines = [
+        "",
+        "## Optimizers: the same network, recipe and epochs, one optimizer each",
+        "",
+        "`bash training/configs/optimizer_study.sh`: SGD is Nesterov momentum 0.9; weight decay is "
+        "decoupled for AdamW and SGD, none for Adam and RMSprop (`training/optimizers.py`).",
+        "",
+        "| run | optimizer | peak learning rate | budget | PublicTest | PrivateTest | macro-F1 (Private) | "
+        "ECE (Private) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(study, key=lambda r: -(r.public.get("accuracy") or 0)):
+        f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
+        ece = f"{100 * r.private['ece']:.1f} %" if "ece" in r.private else "–"
+        rate = f"{r.learning_rate:g}" if r.learning_rate else "–"
+        lines.append(
+            f"| {r.name} (`{r.model}`) | {r.optimizer or '–'} | {rate} | "
+            f"{r.budget} | {_pct(r.public)} | {_pct(r.private)} | {f1} | {ece} |"
         )
     return lines
 
