@@ -47,6 +47,15 @@ def make_run(runs: Path, name: str, checkpoint: Path, seed: int, balance: str = 
     return figures
 
 
+def study_row(tmp_path: Path, name: str, model: str, public: float, epochs: int, **fields) -> Row:
+    """A finished run of a study, as the report reads it from its folder."""
+    fields.setdefault("private", {"accuracy": public - 0.01})
+    return Row(
+        name, model, tmp_path / model, parameters=1000, macs=2_000_000, epochs_done=epochs,
+        epochs_planned=epochs, finished=True, public={"accuracy": public}, **fields,
+    )  # fmt: skip
+
+
 def table_line(markdown: Path, name: str, table: int = 0) -> str:
     """The line of run ``name`` in the report's first (main) or second (class imbalance) table."""
     lines = [line for line in markdown.read_text().splitlines() if line.startswith(f"| {name} ")]
@@ -207,22 +216,12 @@ def test_the_report_command_keeps_forgets_and_refuses_a_damaged_ledger(checkpoin
 def test_the_cheaper_layer_study_shows_speed_and_public_test_as_ratios_to_its_baseline(tmp_path) -> None:
     from training.report import write_report
 
-    def study_row(model: str, faces_per_s: float, public: float) -> Row:
-        return Row(
-            f"layers-{model}-s1",
-            model,
-            tmp_path / model,
-            parameters=1000,
-            macs=2_000_000,
-            epochs_done=12,
-            epochs_planned=12,
-            finished=True,
-            public={"accuracy": public},
-            private={"accuracy": public - 0.01},
-            train_faces_per_s=faces_per_s,
+    def layer_row(model: str, faces_per_s: float, public: float) -> Row:
+        return study_row(
+            tmp_path, f"layers-{model}-s1", model, public, epochs=12, train_faces_per_s=faces_per_s
         )
 
-    rows = [study_row("vgg_compact", 200.0, 0.60), study_row("vgg_compact_s2", 250.0, 0.595)]
+    rows = [layer_row("vgg_compact", 200.0, 0.60), layer_row("vgg_compact_s2", 250.0, 0.595)]
     out = write_report([*rows, Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "zoo.md", "2026-12-02")
     text = out.read_text()
     assert "## Cheaper layers" in text
@@ -250,24 +249,13 @@ def test_the_architecture_study_ranks_networks_by_public_test_with_the_faces_eac
 ) -> None:
     from training.report import write_report
 
-    def study_row(model: str, faces: int, public: float) -> Row:
-        return Row(
-            f"arch-{model}",
-            model,
-            tmp_path / model,
-            parameters=1000,
-            macs=2_000_000,
-            epochs_done=3,
-            epochs_planned=3,
-            finished=True,
-            hours=0.2,
-            public={"accuracy": public},
-            private={"accuracy": public - 0.01, "macro_f1": 0.4},
-            train_faces=faces,
-            train_faces_per_s=faces * 3 / 720,
-        )
+    def arch_row(model: str, faces: int, public: float) -> Row:
+        return study_row(
+            tmp_path, f"arch-{model}", model, public, epochs=3, hours=0.2, train_faces=faces,
+            train_faces_per_s=faces * 3 / 720, private={"accuracy": public - 0.01, "macro_f1": 0.4},
+        )  # fmt: skip
 
-    rows = [study_row("deepfer_cnn", 3_000, 0.40), study_row("vgg_compact", 26_512, 0.55)]
+    rows = [arch_row("deepfer_cnn", 3_000, 0.40), arch_row("vgg_compact", 26_512, 0.55)]
     out = write_report([*rows, Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "zoo.md", "2026-12-02")
     study = out.read_text().split("## Architectures at the same CPU budget")[1].split("## The studies")[0]
     assert "about 12 CPU minutes" in study and "other-s1" not in study

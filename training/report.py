@@ -438,6 +438,18 @@ def _pct(metrics: dict, key: str = "accuracy") -> str:
     return f"{100 * metrics[key]:.2f} %" if key in metrics else "–"
 
 
+def _cells(r: Row) -> dict[str, str]:
+    """The cells several tables show for a run, formatted one way ("–" where not measured)."""
+    return {
+        "parameters": f"{r.parameters:,}" if r.parameters else "–",
+        "mmac": f"{(r.macs or 0) / 1e6:.1f}",
+        "faces_per_s": f"{r.train_faces_per_s:.0f}" if r.train_faces_per_s else "–",
+        "ms": f"{r.ms_per_face:.2f}" if r.ms_per_face is not None else "–",
+        "f1": f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–",
+        "ece": f"{100 * r.private['ece']:.1f} %" if "ece" in r.private else "–",
+    }
+
+
 def _recalls(metrics: dict) -> str:
     per_class = metrics.get("per_class")
     if not per_class:
@@ -561,15 +573,11 @@ def write_report(
     if shipped:
         lines.append(shipped)
     for r in sorted(rows, key=lambda r: -(r.public.get("accuracy") or 0)):
-        f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
-        ece = f"{100 * r.private['ece']:.1f} %" if "ece" in r.private else "–"
-        parameters = f"{r.parameters:,}" if r.parameters else "–"
-        speed = f"{r.ms_per_face:.2f}" if r.ms_per_face is not None else "–"
+        c = _cells(r)
         lines.append(
-            f"| {r.name} (`{r.model}`) | {parameters} | {(r.macs or 0) / 1e6:.1f} | {r.budget} | "
-            f"{f'{r.train_faces_per_s:.0f}' if r.train_faces_per_s else '–'} | "
-            f"{_pct(r.public)} | {_pct(r.private)} | {f1} | {_recalls(r.private)} | {ece} | {speed} | "
-            f"{_notes(r)} |"
+            f"| {r.name} (`{r.model}`) | {c['parameters']} | {c['mmac']} | {r.budget} | {c['faces_per_s']} | "
+            f"{_pct(r.public)} | {_pct(r.private)} | {c['f1']} | {_recalls(r.private)} | {c['ece']} | "
+            f"{c['ms']} | {_notes(r)} |"
         )
     studied = [r for r in rows if r.name.startswith("imbalance-") or r.balance != "none"]
     if studied:
@@ -587,11 +595,10 @@ def write_report(
                 row = metrics.get("per_class", {}).get("disgust")
                 return f"{row['recall']:.3f}" if row else "–"
 
-            f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
             lines.append(
                 f"| {r.name} | {r.balance} | {r.train_faces or '–'} | {_pct(r.public)} | "
                 f"{disgust(r.public)} | "
-                f"{_pct(r.private)} | {f1} | {disgust(r.private)} |"
+                f"{_pct(r.private)} | {_cells(r)['f1']} | {disgust(r.private)} |"
             )
     lines += _layer_study_lines(rows)
     lines += _architecture_study_lines(rows)
@@ -636,6 +643,12 @@ def write_report(
     return out
 
 
+def _section(title: str, intro: str, columns: str) -> list[str]:
+    """A report section's heading, its one-paragraph reading guide and its table's header
+    (``columns`` as the header's cells joined by " | ")."""
+    return ["", f"## {title}", "", intro, "", f"| {columns} |", "|---" * len(columns.split(" | ")) + "|"]
+
+
 def _layer_study_lines(rows: list[Row]) -> list[str]:
     """The cheaper-layer ablation (issue 12 section 0): training speed and PublicTest side by side,
     each as a ratio to the baseline network trained in the same study (a shared machine's absolute
@@ -662,11 +675,11 @@ def _layer_study_lines(rows: list[Row]) -> list[str]:
             ratio = f"{speed / base.train_faces_per_s:.2f}×"
         if base is not None and accuracy is not None and base.public.get("accuracy") is not None:
             delta = f"{100 * (accuracy - base.public['accuracy']):+.2f}"
+        c = _cells(r)
         lines.append(
             f"| {r.name} (`{r.model}`, {r.budget}) | {LAYER_CHANGES.get(r.model, r.model)} | "
-            f"{f'{r.parameters:,}' if r.parameters else '–'} | {(r.macs or 0) / 1e6:.1f} | "
-            f"{f'{speed:.0f}' if speed else '–'} | {ratio} | {_pct(r.public)} | {delta} | "
-            f"{_pct(r.private)} | {f'{r.ms_per_face:.2f}' if r.ms_per_face is not None else '–'} |"
+            f"{c['parameters']} | {c['mmac']} | {c['faces_per_s']} | {ratio} | {_pct(r.public)} | {delta} | "
+            f"{_pct(r.private)} | {c['ms']} |"
         )
     return lines
 
@@ -679,28 +692,22 @@ def _architecture_study_lines(rows: list[Row]) -> list[str]:
     if not study:
         return []
     minutes = sorted(60 * r.hours for r in study)
-    lines = [
-        "",
-        "## Architectures at the same CPU budget",
-        "",
+    lines = _section(
+        "Architectures at the same CPU budget",
         f"Each network trained for about {minutes[len(minutes) // 2]:.0f} CPU minutes "
         "(`bash training/configs/architecture_study.sh`): a whole warm-up + cosine schedule over as many "
         "Training faces as its measured speed allows in them. Far from what any of them converges to; "
         "it ranks what a CPU-hour buys.",
-        "",
-        "| run | parameters | MMAC/face | Training faces × epochs | CPU minutes | faces/s (whole epochs) | "
-        "PublicTest | PrivateTest | macro-F1 (Private) | ms/face |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        "run | parameters | MMAC/face | Training faces × epochs | CPU minutes | "
+        "faces/s (whole epochs) | PublicTest | PrivateTest | macro-F1 (Private) | ms/face",
+    )
     for r in sorted(study, key=lambda r: -(r.public.get("accuracy") or 0)):
-        f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
+        c = _cells(r)
+        faces = f"{r.train_faces:,}" if r.train_faces else "–"
         lines.append(
-            f"| {r.name} (`{r.model}`) | {f'{r.parameters:,}' if r.parameters else '–'} | "
-            f"{(r.macs or 0) / 1e6:.1f} | "
-            f"{f'{r.train_faces:,}' if r.train_faces else '–'} × {r.epochs_done} | "
-            f"{60 * r.hours:.0f} | {f'{r.train_faces_per_s:.0f}' if r.train_faces_per_s else '–'} | "
-            f"{_pct(r.public)} | {_pct(r.private)} | {f1} | "
-            f"{f'{r.ms_per_face:.2f}' if r.ms_per_face is not None else '–'} |"
+            f"| {r.name} (`{r.model}`) | {c['parameters']} | {c['mmac']} | {faces} × {r.epochs_done} | "
+            f"{60 * r.hours:.0f} | {c['faces_per_s']} | {_pct(r.public)} | {_pct(r.private)} | {c['f1']} | "
+            f"{c['ms']} |"
         )
     return lines
 
@@ -710,24 +717,19 @@ def _optimizer_study_lines(rows: list[Row]) -> list[str]:
     study = [r for r in rows if r.name.startswith(OPTIMIZER_STUDY_PREFIX)]
     if not study:
         return []
-    lines = [
-        "",
-        "## Optimizers: the same network, recipe and epochs, one optimizer each",
-        "",
+    lines = _section(
+        "Optimizers: the same network, recipe and epochs, one optimizer each",
         "`bash training/configs/optimizer_study.sh`: SGD is Nesterov momentum 0.9; weight decay is "
         "decoupled for AdamW and SGD, none for Adam and RMSprop (`training/optimizers.py`).",
-        "",
-        "| run | optimizer | peak learning rate | budget | PublicTest | PrivateTest | macro-F1 (Private) | "
-        "ECE (Private) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+        "run | optimizer | peak learning rate | budget | "
+        "PublicTest | PrivateTest | macro-F1 (Private) | ECE (Private)",
+    )
     for r in sorted(study, key=lambda r: -(r.public.get("accuracy") or 0)):
-        f1 = f"{r.private['macro_f1']:.4f}" if "macro_f1" in r.private else "–"
-        ece = f"{100 * r.private['ece']:.1f} %" if "ece" in r.private else "–"
+        c = _cells(r)
         rate = f"{r.learning_rate:g}" if r.learning_rate else "–"
         lines.append(
             f"| {r.name} (`{r.model}`) | {r.optimizer or '–'} | {rate} | "
-            f"{r.budget} | {_pct(r.public)} | {_pct(r.private)} | {f1} | {ece} |"
+            f"{r.budget} | {_pct(r.public)} | {_pct(r.private)} | {c['f1']} | {c['ece']} |"
         )
     return lines
 
