@@ -291,3 +291,14 @@ def test_the_optimizer_study_names_each_optimizer_and_its_learning_rate(checkpoi
     out = write_report([row, Row("other-s1", "fcnn", tmp_path / "o")], tmp_path / "zoo.md", "2026-12-02")
     study = out.read_text().split("## Optimizers")[1].split("## The studies")[0]
     assert "| optim-sgd (`tiny_cnn`) | sgd | 0.01 |" in study and "other-s1" not in study
+
+
+def test_a_transfer_model_trained_from_scratch_says_so_beside_the_studys_pretrained_figure(tmp_path) -> None:
+    from training.report import write_report
+
+    scratch = study_row(tmp_path, "arch-resnet50_transfer", "resnet50_transfer", 0.30, epochs=3)
+    line = table_line(write_report([scratch], tmp_path / "zoo.md", "2026-12-02"), "ResNet-50 transfer")
+    assert "| 71 % | 30.00 % / 29.00 % (arch-resnet50_transfer" in line and "from scratch" in line
+    scratch.notes = "init from models/resnet50_notop.h5"
+    line = table_line(write_report([scratch], tmp_path / "zoo.md", "2026-12-02"), "ResNet-50 transfer")
+    assert "from scratch" not in line

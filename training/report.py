@@ -35,6 +35,8 @@ STUDY_FIGURES: tuple[tuple[str, str, float], ...] = (
     ("VGG-style", "vgg_*", 67.0),
     ("ResNet-50 transfer (VGGFace weights)", "resnet50_transfer", 71.0),
 )
+#: The studies' models that started from pretrained weights (none can be downloaded here).
+PRETRAINED_IN_STUDY = frozenset({"resnet50_transfer"})
 FER_LIBRARY = ("`fer` library (PrivateTest, measured here)", 65.87)
 #: Runs named ``layers-*`` form the cheaper-layer ablation: one recipe and budget, one change each.
 LAYER_STUDY_PREFIX = "layers-"
@@ -628,6 +630,8 @@ def write_report(
             if best
             else "not run yet"
         )
+        if best and pattern in PRETRAINED_IN_STUDY and "init from" not in best.notes:
+            here += " — from scratch: without the pretrained weights the study started from"
         lines.append(f"| {label} | `{pattern}` | {figure:.0f} % | {here} |")
     lines.append(f"| {FER_LIBRARY[0]} | – | {FER_LIBRARY[1]:.2f} % | – |")
     lines += [
