@@ -647,6 +647,12 @@ def write_report(
     return out
 
 
+def _best_first(rows: list[Row], prefix: str) -> list[Row]:
+    """The runs of one study (named ``prefix*``), best PublicTest accuracy first."""
+    study = [r for r in rows if r.name.startswith(prefix)]
+    return sorted(study, key=lambda r: -(r.public.get("accuracy") or 0))
+
+
 def _section(title: str, intro: str, columns: str) -> list[str]:
     """A report section's heading, its one-paragraph reading guide and its table's header
     (``columns`` as the header's cells joined by " | ")."""
@@ -692,7 +698,7 @@ def _architecture_study_lines(rows: list[Row]) -> list[str]:
     """The architecture study: what the same few CPU minutes buy with each network. Slow networks
     see fewer Training faces in them, which is the finding, so the faces trained are shown beside
     the accuracy; best PublicTest first."""
-    study = [r for r in rows if r.name.startswith(ARCH_STUDY_PREFIX)]
+    study = _best_first(rows, ARCH_STUDY_PREFIX)
     if not study:
         return []
     minutes = sorted(60 * r.hours for r in study)
@@ -705,7 +711,7 @@ def _architecture_study_lines(rows: list[Row]) -> list[str]:
         "run | parameters | MMAC/face | Training faces × epochs | CPU minutes | "
         "faces/s (whole epochs) | PublicTest | PrivateTest | macro-F1 (Private) | ms/face",
     )
-    for r in sorted(study, key=lambda r: -(r.public.get("accuracy") or 0)):
+    for r in study:
         c = _cells(r)
         faces = f"{r.train_faces:,}" if r.train_faces else "–"
         lines.append(
@@ -718,7 +724,7 @@ def _architecture_study_lines(rows: list[Row]) -> list[str]:
 
 def _optimizer_study_lines(rows: list[Row]) -> list[str]:
     """The optimizers the studies compared, on one network, recipe and number of epochs."""
-    study = [r for r in rows if r.name.startswith(OPTIMIZER_STUDY_PREFIX)]
+    study = _best_first(rows, OPTIMIZER_STUDY_PREFIX)
     if not study:
         return []
     lines = _section(
@@ -728,7 +734,7 @@ def _optimizer_study_lines(rows: list[Row]) -> list[str]:
         "run | optimizer | peak learning rate | budget | "
         "PublicTest | PrivateTest | macro-F1 (Private) | ECE (Private)",
     )
-    for r in sorted(study, key=lambda r: -(r.public.get("accuracy") or 0)):
+    for r in study:
         c = _cells(r)
         rate = f"{r.learning_rate:g}" if r.learning_rate else "–"
         lines.append(
