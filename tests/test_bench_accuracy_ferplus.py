@@ -177,8 +177,10 @@ def test_clear_errors_for_a_missing_folder_or_label_file(tiny_ferplus, monkeypat
     (tiny_ferplus / "ferplus" / "FER2013Test" / "label.csv").unlink()
     message = _run_main(monkeypatch, "--source", "ferplus", "--data", str(tiny_ferplus))
     assert "label.csv" in message and "not found" in message
-    assert _run_main(monkeypatch, "--split", "valid") == "2"
-    assert "--split applies to --source ferplus" in capsys.readouterr().err
+    assert _run_main(monkeypatch, "--accurate", "--model", "x.tflite") == "2"
+    assert "leave out --model and --flip-tta" in capsys.readouterr().err
+    assert _run_main(monkeypatch, "--source", "ferplus", "--accurate") == "2"
+    assert "--source fer2013" in capsys.readouterr().err
 
 
 def test_script_scores_the_shipped_seven_class_model_end_to_end(tiny_ferplus, capsys):

@@ -244,6 +244,19 @@ def test_a_distilled_run_names_its_teacher_and_weight(checkpoint, tmp_path) -> N
     assert "distilled from ferdesk_accurate.json (weight 0.5)" in table_line(out, "student")
 
 
+def test_a_training_limit_above_the_splits_size_reports_the_faces_trained(checkpoint, tmp_path) -> None:
+    runs = tmp_path / "runs"
+    for name, limit in (("capped", 20), ("uncapped", 47443)):
+        make_run(runs, name, checkpoint, seed=12, balance="none")
+        config = json.loads((runs / name / "config.json").read_text())
+        (runs / name / "config.json").write_text(json.dumps({**config, "limit_train": limit}))
+    out = tmp_path / "zoo.md"
+    build_report([runs], out, tmp_path / "no-data", ledger=tmp_path / "ledger.json")
+    assert "20 Training faces" in table_line(out, "capped")
+    assert "28 Training faces" in table_line(out, "uncapped"), "the run trained all 28, not 47443"
+    assert "47443" not in out.read_text()
+
+
 def test_the_architecture_study_ranks_networks_by_public_test_with_the_faces_each_budget_bought(
     tmp_path,
 ) -> None:
@@ -302,3 +315,26 @@ def test_a_transfer_model_trained_from_scratch_says_so_beside_the_studys_pretrai
     scratch.notes = "init from models/resnet50_notop.h5"
     line = table_line(write_report([scratch], tmp_path / "zoo.md", "2026-12-02"), "ResNet-50 transfer")
     assert "from scratch" not in line
+
+
+def test_the_ferplus_votes_study_shows_each_share_against_the_run_without_votes(checkpoint, tmp_path) -> None:
+    from training.report import collect, write_report
+
+    runs = tmp_path / "runs"
+    make_run(runs, "ferplusmix-w0.5", checkpoint, seed=4, balance="none")
+    config_path = runs / "ferplusmix-w0.5" / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "ferplus_weight": 0.5}))
+    mixed = collect(runs / "ferplusmix-w0.5", tmp_path / "no-data", measure=False)
+    assert mixed.ferplus_weight == 0.5
+    assert "FER+ votes mixed into FER2013's labels (weight 0.5)" in mixed.notes
+    mixed.public, mixed.private = {"accuracy": 0.62}, {"accuracy": 0.60}
+    alone = study_row(tmp_path, "ferplusmix-w0", "tiny_cnn", 0.60, epochs=12)  # PrivateTest 0.59
+
+    other = Row("other-s1", "fcnn", tmp_path / "o")
+    out = write_report([mixed, alone, other], tmp_path / "zoo.md", "2026-12-03")
+
+    study = out.read_text().split("## FER+ votes on FER2013's labels")[1].split("## The studies")[0]
+    assert "other-s1" not in study and study.index("ferplusmix-w0 ") < study.index("ferplusmix-w0.5")
+    line = table_line(out, "ferplusmix-w0.5", 1)
+    assert "| 0.5 |" in line and "| 62.00 % | +2.00 | 60.00 % | +1.00 |" in line
+    assert "| 60.00 % | +0.00 |" in table_line(out, "ferplusmix-w0", 1)

@@ -27,6 +27,7 @@ ARCHITECTURES = {
     "vgg_medium": {},
     "resnet18_fer_s2": {},
     "mobilenet_v2_fer": {},
+    "efficientnet_lite0_fer": {},
     "mobilenet_v3_small_96": {"backbone_size": 32},
     "resnet50_transfer": {"backbone_size": 32},
 }

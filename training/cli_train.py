@@ -56,6 +56,7 @@ def register(subparsers) -> None:
         "body_lr_multiplier",
         "ema_momentum",
         "teacher_weight",
+        "ferplus_weight",
     ):
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=float, default=None, help=f"default {getattr(defaults, name)}"
@@ -74,7 +75,8 @@ def register(subparsers) -> None:
         "body learn M times slower than the head; --ema-momentum 0.998 validates, keeps and exports "
         "an exponential moving average of the weights; --teacher models/ferdesk_accurate.json distils "
         "that ensemble (or a .tflite model) into the network: --teacher-weight of each target is the "
-        "teacher's probabilities on the Training face."
+        "teacher's probabilities on the Training face; --ferplus-weight 0.5 makes half of each "
+        "FER2013 Training face's target FER+'s vote distribution for the same image."
     )
     parser.add_argument(
         "--no-clean",

@@ -51,6 +51,8 @@ LAYER_CHANGES = {
 ARCH_STUDY_PREFIX = "arch-"
 #: Runs named ``optim-*`` form the optimizer study (training/configs/optimizer_study.sh).
 OPTIMIZER_STUDY_PREFIX = "optim-"
+#: Runs named ``ferplusmix-*`` form the FER+-votes study (training/configs/ferplus_mix_study.sh).
+FERPLUS_MIX_STUDY_PREFIX = "ferplusmix-"
 #: Fewer epochs than this on a CPU is a short budget: the row is not a converged figure.
 SHORT_BUDGET_EPOCHS = 30
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "model-zoo.md"
@@ -88,6 +90,8 @@ class Row:
     #: The recipe's optimizer and peak learning rate ("" and 0 in rows kept before they were read).
     optimizer: str = ""
     learning_rate: float = 0.0
+    #: FER+ votes' share of each matched FER2013 Training target (``ferplus_weight``; 0 = none).
+    ferplus_weight: float = 0.0
     #: True when the row comes from the ledger because its run folder was not found (not stored).
     from_ledger: bool = field(default=False, compare=False)
 
@@ -389,6 +393,7 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
     row.train_faces = state.get("train_faces")
     row.optimizer = config.get("optimizer", "")
     row.learning_rate = float(config.get("learning_rate", 0.0))
+    row.ferplus_weight = float(config.get("ferplus_weight", 0.0))
     notes = []
     if config.get("balance", "none") != "none":
         notes.append(f"balance={config['balance']}")
@@ -398,12 +403,16 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
         )
     if config.get("source") in ("ferplus", "ferplus8"):
         notes.append("FER+ vote distributions")
+    if row.ferplus_weight:
+        notes.append(f"FER+ votes mixed into FER2013's labels (weight {row.ferplus_weight:g})")
     if config.get("teacher"):
         notes.append(
             f"distilled from {Path(config['teacher']).name} (weight {config.get('teacher_weight', 0.5)})"
         )
     if config.get("limit_train"):
-        notes.append(f"{config['limit_train']} Training faces")
+        # A limit above the split's size trains on all of it: say what was trained, not the cap.
+        trained = min(int(config["limit_train"]), int(state.get("train_faces") or config["limit_train"]))
+        notes.append(f"{trained} Training faces")
     row.notes = ", ".join(notes)
     model = None
     try:
@@ -605,6 +614,7 @@ def write_report(
     lines += _layer_study_lines(rows)
     lines += _architecture_study_lines(rows)
     lines += _optimizer_study_lines(rows)
+    lines += _ferplus_mix_study_lines(rows)
     lines += [
         "",
         "## The studies' own figures (their splits, budgets and hardware), and the `fer` library",
@@ -740,6 +750,40 @@ def _optimizer_study_lines(rows: list[Row]) -> list[str]:
         lines.append(
             f"| {r.name} (`{r.model}`) | {r.optimizer or '–'} | {rate} | "
             f"{r.budget} | {_pct(r.public)} | {_pct(r.private)} | {c['f1']} | {c['ece']} |"
+        )
+    return lines
+
+
+def _ferplus_mix_study_lines(rows: list[Row]) -> list[str]:
+    """Do FER+ votes help on FER2013's own labels? The same recipe with and without them; the
+    difference is to the run without votes in the same study."""
+    study = sorted(
+        (r for r in rows if r.name.startswith(FERPLUS_MIX_STUDY_PREFIX)), key=lambda r: r.ferplus_weight
+    )
+    if not study:
+        return []
+    base = next((r for r in study if not r.ferplus_weight), None)
+    lines = _section(
+        "FER+ votes on FER2013's labels: the same recipe, a share of each target from FER+",
+        "`bash training/configs/ferplus_mix_study.sh`: each FER2013 Training face's target is "
+        "`(1 - w) · its label + w · FER+'s votes for the same image` (faces paired by their pixels, "
+        "`training/ferplus_votes.py`); selection and both test figures on FER2013's own labels. "
+        "Δ is to the run without votes (w = 0).",
+        "run | w (FER+ share) | budget | PublicTest | Δ PublicTest (points) | PrivateTest | "
+        "Δ PrivateTest (points) | macro-F1 (Private) | ECE (Private)",
+    )
+
+    def delta(metrics: dict, baseline: dict) -> str:
+        if metrics.get("accuracy") is None or baseline.get("accuracy") is None:
+            return "–"
+        return f"{100 * (metrics['accuracy'] - baseline['accuracy']):+.2f}"
+
+    for r in study:
+        c = _cells(r)
+        lines.append(
+            f"| {r.name} (`{r.model}`) | {r.ferplus_weight:g} | {r.budget} | {_pct(r.public)} | "
+            f"{delta(r.public, base.public) if base else '–'} | {_pct(r.private)} | "
+            f"{delta(r.private, base.private) if base else '–'} | {c['f1']} | {c['ece']} |"
         )
     return lines
 

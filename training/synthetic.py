@@ -55,3 +55,29 @@ def write_tiny_fer2013(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(synthetic_face(label, seed)).save(path)
     return root
+
+
+def write_tiny_ferplus(fer2013_root: str | os.PathLike, root: str | os.PathLike, skip: int = 1) -> Path:
+    """Write ``root/FER2013Train/`` (FER+ layout) holding the tiny FER2013's Training faces again,
+    under other names and in another order, each with ten votes: six for its own class, four for
+    the next class. The first ``skip`` faces are left out, so some FER2013 faces have no FER+ twin."""
+    from PIL import Image
+
+    fer2013_root, root = Path(fer2013_root), Path(root)
+    faces = sorted((fer2013_root / "train").glob("*/Training_*.png"), key=lambda p: p.name)
+    folder = root / "FER2013Train"
+    folder.mkdir(parents=True, exist_ok=True)
+    # label.csv columns after name and box: neutral happiness surprise sadness anger disgust fear
+    # contempt unknown NF; ferdesk's class -> its column.
+    column = {"neutral": 0, "happy": 1, "surprise": 2, "sad": 3, "angry": 4, "disgust": 5, "fear": 6}
+    rows = []
+    for row, path in enumerate(reversed(faces[skip:])):
+        label = EMOTIONS.index(path.parent.name)
+        votes = [0] * 10
+        votes[column[EMOTIONS[label]]] = 6
+        votes[column[EMOTIONS[(label + 1) % len(EMOTIONS)]]] = 4
+        name = f"fer{row:07d}.png"
+        Image.open(path).save(folder / name)
+        rows.append(f'{name},"(0, 0, 48, 48)",{",".join(map(str, votes))}\n')
+    (folder / "label.csv").write_text("".join(rows))
+    return root

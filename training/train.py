@@ -70,6 +70,9 @@ class TrainConfig:
     #: whose probabilities on the Training faces make ``teacher_weight`` of every target.
     teacher: str = ""
     teacher_weight: float = 0.5
+    #: FER+ votes (training/ferplus_votes.py): this share of each Training face's target is FER+'s
+    #: vote distribution for the same image (source fer2013 only; 0 = FER2013's labels alone).
+    ferplus_weight: float = 0.0
     seed: int = 1234
     time_budget_minutes: float = 0.0
     clean: bool = True
@@ -126,6 +129,16 @@ class TrainConfig:
                 0 < self.teacher_weight <= 1,
                 f"teacher_weight == {self.teacher_weight}, must be in (0, 1] (the teacher's share of "
                 "each target; 0.5 mixes it evenly with the label).",
+            ),
+            (
+                0 <= self.ferplus_weight <= 1,
+                f"ferplus_weight == {self.ferplus_weight}, must be in [0, 1] (FER+'s share of each "
+                "matched Training face's target; 0 trains on FER2013's labels alone).",
+            ),
+            (
+                not self.ferplus_weight or self.source == "fer2013",
+                f"ferplus_weight mixes FER+ votes into FER2013's labels; source {self.source!r} "
+                "already trains on FER+ (use source fer2013, or ferplus_weight 0).",
             ),
         ]
         for ok, message in checks:
@@ -412,6 +425,15 @@ def train(
     val_set = _limit(val_set, config.limit_val, config.seed)
     num_classes = len(train_set.class_names)
     targets = _one_hot(train_set)
+    if config.ferplus_weight:
+        from training.ferplus_votes import ferplus_votes, mixed_targets
+
+        votes = ferplus_votes(config.data, "Training", train_set)
+        print(
+            f"FER+ votes: {votes.matched_count} of {len(train_set)} Training faces matched by their "
+            f"pixels; {config.ferplus_weight:g} of each matched target is FER+'s vote distribution."
+        )
+        targets = mixed_targets(targets, votes, config.ferplus_weight)
     if config.teacher:
         from training.distill import distilled_targets, teacher_probabilities
 

@@ -19,7 +19,7 @@ minutes=${2:-12}
 python=${PYTHON:-.venv/bin/python}
 epochs=${EPOCHS:-3}
 val_faces=${VAL_FACES:-1200}
-configs=${CONFIGS:-"vgg_compact_ema deepfer_cnn resnet18_fer resnet18_fer_s2 mobilenet_v2_fer mobilenet_v3_small_96 resnet50_transfer"}
+configs=${CONFIGS:-"vgg_compact_ema deepfer_cnn resnet18_fer resnet18_fer_s2 mobilenet_v2_fer efficientnet_lite0_fer mobilenet_v3_small_96 resnet50_transfer"}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 for name in $configs; do
   config="training/configs/$name.json"

@@ -46,4 +46,4 @@ def create_model(name: str, num_classes: int = 7, input_size: int = 48, **kwargs
 
 def _import_families() -> None:
     # Explicit imports (not star-import side effects) so the registry's contents are obvious.
-    from training.models import cnn, fcnn, mobilenet, resnet, transfer, vgg  # noqa: F401
+    from training.models import cnn, efficientnet, fcnn, mobilenet, resnet, transfer, vgg  # noqa: F401

@@ -13,24 +13,8 @@ import keras
 from keras import layers
 
 from training.models import register_model
+from training.models.blocks import inverted_residual
 from training.models.transfer import backbone_classifier
-
-
-def _inverted_residual(x, expansion: int, filters: int, stride: int, regularizer, name: str):
-    channels = x.shape[-1]
-    y = layers.Conv2D(
-        channels * expansion, 1, use_bias=False, kernel_regularizer=regularizer, name=f"{name}_expand"
-    )(x)
-    y = layers.BatchNormalization(name=f"{name}_expand_bn")(y)
-    y = layers.ReLU(6.0, name=f"{name}_expand_relu")(y)
-    y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
-    y = layers.BatchNormalization(name=f"{name}_dw_bn")(y)
-    y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
-    y = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=regularizer, name=f"{name}_project")(y)
-    y = layers.BatchNormalization(name=f"{name}_project_bn")(y)
-    if stride == 1 and channels == filters:
-        y = layers.Add(name=f"{name}_add")([x, y])
-    return y
 
 
 @register_model
@@ -50,7 +34,7 @@ def mobilenet_v2_fer(
         ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 3, 1), (6, 96, 2, 2), (6, 160, 1, 1)), start=1
     ):
         for repeat in range(repeats):
-            x = _inverted_residual(
+            x = inverted_residual(
                 x, expansion, filters, stride if repeat == 0 else 1, regularizer, f"stage{stage}_{repeat + 1}"
             )
     x = layers.Conv2D(640, 1, use_bias=False, kernel_regularizer=regularizer, name="head_conv")(x)
