@@ -142,8 +142,8 @@ def test_the_shipped_manifest_lists_the_shipped_model_and_ships_in_the_wheel() -
     manifest = read_manifest()
     assert manifest.path == models_dir() / DEFAULT_MANIFEST
     assert [spec.model.name for spec in manifest.members] == [
+        "ferdesk_emotion_v2.tflite",
         "ferdesk_emotion.tflite",
-        "ferdesk_emotion_v1.tflite",
     ]
     assert all(spec.views in ("flip", "tencrop") for spec in manifest.members)
     assert manifest.raw["selection"]["chosen"] in manifest.raw["selection"]["candidates_publictest"]
