@@ -9,13 +9,7 @@
 # PYTHON (.venv/bin/python), WEIGHTS (default "0 0.5").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=${1:-$HOME/.cache/ferdesk/runs}
-python=${PYTHON:-.venv/bin/python}
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-data=()
-if [ -n "${DATA:-}" ]; then
-  data=(--data "$DATA")
-fi
+source training/configs/study_env.sh
 for weight in ${WEIGHTS:-0 0.5}; do
   "$python" -m training train --config training/configs/ferplus_mix_vgg_compact_s2.json \
     --run "$runs/ferplusmix-w$weight" --ferplus-weight "$weight" "${data[@]}"

@@ -8,13 +8,7 @@
 # Environment: DATA (a FER2013 folder other than ../shared/data), PYTHON (.venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=${1:-$HOME/.cache/ferdesk/runs}
-python=${PYTHON:-.venv/bin/python}
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-data=()
-if [ -n "${DATA:-}" ]; then
-  data=(--data "$DATA")
-fi
+source training/configs/study_env.sh
 # name optimizer learning-rate
 while read -r name optimizer rate; do
   "$python" -m training train --config training/configs/imbalance_none.json --run "$runs/optim-$name" \

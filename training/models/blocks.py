@@ -45,3 +45,14 @@ def inverted_residual(
     if stride == 1 and channels == filters:
         y = layers.Add(name=f"{name}_add")([x, y])
     return y
+
+
+def pooled_head(x, head: int, num_classes: int, dropout: float, regularizer):
+    """MobileNetV2 / EfficientNet-Lite's classifier: 1x1 conv to ``head`` channels + BN + ReLU6,
+    global average pool, dropout, softmax (layers ``head_conv`` … ``probabilities``)."""
+    x = layers.Conv2D(head, 1, use_bias=False, kernel_regularizer=regularizer, name="head_conv")(x)
+    x = layers.BatchNormalization(name="head_bn")(x)
+    x = layers.ReLU(6.0, name="head_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="head_drop")(x)
+    return layers.Dense(num_classes, activation="softmax", name="probabilities")(x)

@@ -18,7 +18,7 @@ import keras
 from keras import layers
 
 from training.models import register_model
-from training.models.blocks import inverted_residual
+from training.models.blocks import inverted_residual, pooled_head
 
 #: Lite0's stages: (expansion, filters, repeats, first stride, kernel); stage 2's stride is 1 here.
 LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
@@ -61,10 +61,5 @@ def efficientnet_lite0_fer(
                 kernel=kernel,
                 expand=expansion != 1,
             )
-    x = layers.Conv2D(head, 1, use_bias=False, kernel_regularizer=regularizer, name="head_conv")(x)
-    x = layers.BatchNormalization(name="head_bn")(x)
-    x = layers.ReLU(6.0, name="head_relu")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    x = layers.Dropout(dropout, name="head_drop")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = pooled_head(x, head, num_classes, dropout, regularizer)
     return keras.Model(inputs, outputs, name="efficientnet_lite0_fer")

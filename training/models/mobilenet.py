@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from training.models import register_model
-from training.models.blocks import inverted_residual
+from training.models.blocks import inverted_residual, pooled_head
 from training.models.transfer import backbone_classifier
 
 
@@ -37,12 +37,7 @@ def mobilenet_v2_fer(
             x = inverted_residual(
                 x, expansion, filters, stride if repeat == 0 else 1, regularizer, f"stage{stage}_{repeat + 1}"
             )
-    x = layers.Conv2D(640, 1, use_bias=False, kernel_regularizer=regularizer, name="head_conv")(x)
-    x = layers.BatchNormalization(name="head_bn")(x)
-    x = layers.ReLU(6.0, name="head_relu")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    x = layers.Dropout(dropout, name="head_drop")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = pooled_head(x, 640, num_classes, dropout, regularizer)
     return keras.Model(inputs, outputs, name="mobilenet_v2_fer")
 
 
