@@ -117,8 +117,8 @@ def run_fer2013(args: argparse.Namespace) -> None:
 
     recall = {name: round(values["recall"], 4) for name, values in metrics["per_class"].items()}
     use = FERPLUS_SPLIT_USE[args.split or "test"].replace("FER2013Test", "PrivateTest")
-    mode = "accurate mode" if args.accurate else str(args.model or "the shipped default")
-    print(f"scored split: FER2013 {split}, {use}; model: {mode}")
+    model_name = "accurate mode" if args.accurate else str(args.model or "shipped default")
+    print(f"scored split: FER2013 {split}, {use}; model: {model_name}")
     print(
         f"ferdesk predict on {len(records)} {split} crops: {seconds:.1f} s ({len(records) / seconds:.0f} img/s)"
     )
@@ -135,7 +135,7 @@ def run_fer2013(args: argparse.Namespace) -> None:
         {
             "source": "fer2013",
             "split": split,
-            "model": "accurate mode" if args.accurate else str(args.model or "shipped default"),
+            "model": model_name,
             f"{key}_accuracy": round(metrics["accuracy"], 4),
             f"{key}_macro_f1": round(metrics["macro_f1"], 4),
             f"{key}_ece": round(metrics["ece"], 4),

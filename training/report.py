@@ -445,6 +445,13 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
     return row
 
 
+def _points_over(metrics: dict, baseline: dict | None) -> str:
+    """Accuracy over a study's baseline in percentage points ("+1.23"); "–" where either is missing."""
+    if baseline is None or metrics.get("accuracy") is None or baseline.get("accuracy") is None:
+        return "–"
+    return f"{100 * (metrics['accuracy'] - baseline['accuracy']):+.2f}"
+
+
 def _pct(metrics: dict, key: str = "accuracy") -> str:
     return f"{100 * metrics[key]:.2f} %" if key in metrics else "–"
 
@@ -689,12 +696,11 @@ def _layer_study_lines(rows: list[Row]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in study:
-        speed, accuracy = r.train_faces_per_s, r.public.get("accuracy")
-        ratio = delta = "–"
+        speed = r.train_faces_per_s
+        ratio = "–"
         if base is not None and base.train_faces_per_s and speed:
             ratio = f"{speed / base.train_faces_per_s:.2f}×"
-        if base is not None and accuracy is not None and base.public.get("accuracy") is not None:
-            delta = f"{100 * (accuracy - base.public['accuracy']):+.2f}"
+        delta = _points_over(r.public, base.public if base else None)
         c = _cells(r)
         lines.append(
             f"| {r.name} (`{r.model}`, {r.budget}) | {LAYER_CHANGES.get(r.model, r.model)} | "
@@ -772,18 +778,12 @@ def _ferplus_mix_study_lines(rows: list[Row]) -> list[str]:
         "run | w (FER+ share) | budget | PublicTest | Δ PublicTest (points) | PrivateTest | "
         "Δ PrivateTest (points) | macro-F1 (Private) | ECE (Private)",
     )
-
-    def delta(metrics: dict, baseline: dict) -> str:
-        if metrics.get("accuracy") is None or baseline.get("accuracy") is None:
-            return "–"
-        return f"{100 * (metrics['accuracy'] - baseline['accuracy']):+.2f}"
-
     for r in study:
         c = _cells(r)
         lines.append(
             f"| {r.name} (`{r.model}`) | {r.ferplus_weight:g} | {r.budget} | {_pct(r.public)} | "
-            f"{delta(r.public, base.public) if base else '–'} | {_pct(r.private)} | "
-            f"{delta(r.private, base.private) if base else '–'} | {c['f1']} | {c['ece']} |"
+            f"{_points_over(r.public, base.public if base else None)} | {_pct(r.private)} | "
+            f"{_points_over(r.private, base.private if base else None)} | {c['f1']} | {c['ece']} |"
         )
     return lines
 

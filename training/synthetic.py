@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferdesk.vision.emotions import EMOTIONS
+from ferdesk.vision.emotions import EMOTIONS, FERPLUS_COLUMNS, FERPLUS_TO_EMOTION
 
 #: Side of the planted block, in pixels of the 48x48 face.
 BLOCK = 12
@@ -67,13 +67,12 @@ def write_tiny_ferplus(fer2013_root: str | os.PathLike, root: str | os.PathLike,
     faces = sorted((fer2013_root / "train").glob("*/Training_*.png"), key=lambda p: p.name)
     folder = root / "FER2013Train"
     folder.mkdir(parents=True, exist_ok=True)
-    # label.csv columns after name and box: neutral happiness surprise sadness anger disgust fear
-    # contempt unknown NF; ferdesk's class -> its column.
-    column = {"neutral": 0, "happy": 1, "surprise": 2, "sad": 3, "angry": 4, "disgust": 5, "fear": 6}
+    # label.csv's vote columns come after name and box; ferdesk's class -> its column.
+    column = {name: FERPLUS_COLUMNS.index(key) for key, name in FERPLUS_TO_EMOTION.items()}
     rows = []
     for row, path in enumerate(reversed(faces[skip:])):
         label = EMOTIONS.index(path.parent.name)
-        votes = [0] * 10
+        votes = [0] * len(FERPLUS_COLUMNS)
         votes[column[EMOTIONS[label]]] = 6
         votes[column[EMOTIONS[(label + 1) % len(EMOTIONS)]]] = 4
         name = f"fer{row:07d}.png"
