@@ -33,6 +33,7 @@ from training.export import (
     fit_temperature,
     format_table,
     parse_variants,
+    remeasure_as_run,
     variant_path,
 )
 
@@ -351,3 +352,66 @@ def test_flip_choice_and_description_go_into_the_sidecar_and_figures_stay_single
     assert read_sidecar(plain.path).flip_tta is False and "description" not in read_sidecar(plain.path).raw
     for key in ("privatetest_accuracy", "publictest_accuracy", "privatetest_macro_f1"):
         assert flipped.metrics[key] == plain.metrics[key], key
+    # ... and the figures as the app runs it (face and mirror averaged) come beside them.
+    assert "as_run" not in plain.metrics
+    as_run = info.metrics["as_run"]
+    private = _private_test(workspace)
+    by_hand = evaluate_probabilities(
+        private.labels, predict_model(flipped.path, private.images, tta="flip").probs, EMOTIONS
+    )
+    assert as_run["views"] == "flip" and as_run["privatetest_count"] == len(private)
+    assert as_run["privatetest_accuracy"] == round(by_hand["accuracy"], 6)
+    assert as_run["privatetest_macro_f1"] == round(by_hand["macro_f1"], 6)
+    assert as_run["ms_per_face_1thread"] > 0
+
+
+def test_remeasure_writes_the_as_run_figures_into_an_older_sidecar(
+    workspace, tmp_path, private_cache, capsys
+):
+    """A sidecar from before ``as_run`` (or with its flip set by hand) gets the figures the app's
+    settings quote, with nothing converted and every other field kept."""
+    import shutil
+
+    from ferdesk.vision.paths import emotion_model_description
+    from training.__main__ import main
+
+    source = workspace["results"][0].path
+    model = tmp_path / "older.tflite"
+    shutil.copy(source, model)
+    sidecar = json.loads(source.with_suffix(".json").read_text())
+    sidecar["flip_tta"] = True  # set by hand after export
+    model.with_suffix(".json").write_text(json.dumps(sidecar))
+    single = emotion_model_description(model.name, read_sidecar(model))
+    assert f"{100 * sidecar['metrics']['privatetest_accuracy']:.1f} %" in single
+    assert "as ferdesk runs it" not in single
+
+    figures = remeasure_as_run(model, workspace["data"], timing_runs=3)
+    written = json.loads(model.with_suffix(".json").read_text())
+    assert written["metrics"]["as_run"] == figures
+    assert {k: v for k, v in written.items() if k != "metrics"} == {
+        k: v for k, v in sidecar.items() if k != "metrics"
+    }
+    assert {k: v for k, v in written["metrics"].items() if k != "as_run"} == sidecar["metrics"]
+    private = _private_test(workspace)
+    flipped = evaluate_probabilities(
+        private.labels, predict_model(model, private.images, tta="flip").probs, EMOTIONS
+    )
+    assert figures["privatetest_accuracy"] == round(flipped["accuracy"], 6)
+    described = emotion_model_description(model.name, read_sidecar(model))
+    quoted = f"{100 * figures['privatetest_accuracy']:.1f} % of the FER2013 test faces"
+    assert f"{quoted} correctly as ferdesk runs it." in described
+
+    remeasure = ["export", "--remeasure", str(model), "--data", str(workspace["data"])]
+    assert main([*remeasure, "--timing-runs", "2"]) == 0
+    assert "as the app runs it (flip views): PrivateTest" in capsys.readouterr().out
+    assert main(["export", str(workspace["checkpoint"]), "--remeasure", str(model)]) == 2
+    assert "converts nothing" in capsys.readouterr().err
+    assert main(["export", str(workspace["checkpoint"])]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert main(["export", "--remeasure", str(tmp_path / "none.tflite")]) == 2
+    assert "expected an exported .tflite" in capsys.readouterr().err
+    broken = json.loads(model.with_suffix(".json").read_text())
+    broken["metrics"]["as_run"]["privatetest_accuracy"] = 7.5
+    model.with_suffix(".json").write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match=r"metrics\.as_run\.privatetest_accuracy"):
+        read_sidecar(model)

@@ -3,7 +3,12 @@
 Writes NAME.tflite (float32), NAME_float16.tflite and NAME_int8.tflite (int8 weights and
 activations, float32 input/output), each with a NAME.json sidecar, then measures each through the
 app's EmotionClassifier: PublicTest and PrivateTest accuracy, PrivateTest macro-F1, ms per face at
-one thread. PrivateTest is reported, never used to choose anything.
+one thread. PrivateTest is reported, never used to choose anything. Those figures are single-pass
+(to compare with the Keras network); a model exported with ``--flip-tta`` also gets them as the app
+runs it (``metrics.as_run``), which the app's settings quote.
+
+``--remeasure MODEL.tflite`` converts nothing: it measures an exported model as the app runs it
+and writes ``metrics.as_run`` into its sidecar (for a sidecar from before, or a hand-set flip).
 """
 
 from __future__ import annotations
@@ -23,10 +28,21 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "checkpoint", type=Path, metavar="CHECKPOINT.keras", help="e.g. a run folder's best.keras"
+        "checkpoint",
+        type=Path,
+        nargs="?",
+        metavar="CHECKPOINT.keras",
+        help="e.g. a run folder's best.keras",
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="the float32 model's path, e.g. models/NAME.tflite"
+        "--out", type=Path, help="the float32 model's path, e.g. models/NAME.tflite (needed to export)"
+    )
+    parser.add_argument(
+        "--remeasure",
+        type=Path,
+        metavar="MODEL.tflite",
+        help="convert nothing: measure this exported model as the app runs it (its sidecar's views) "
+        "and write the figures into its sidecar's metrics.as_run",
     )
     parser.add_argument(
         "--variants",
@@ -92,12 +108,34 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.export import export_model, format_table
+    from training.export import export_model, format_table, remeasure_as_run
 
     if args.representative < 1:
         raise ValueError(f"--representative == {args.representative}, must be >= 1.")
     if args.timing_runs < 1:
         raise ValueError(f"--timing-runs == {args.timing_runs}, must be >= 1.")
+    if args.remeasure is not None:
+        if args.checkpoint is not None or args.out is not None:
+            raise ValueError(
+                "--remeasure measures an exported model and converts nothing; "
+                "give it without CHECKPOINT.keras and --out."
+            )
+        figures = remeasure_as_run(
+            args.remeasure, args.data, timing_runs=args.timing_runs, show_progress=sys.stderr.isatty()
+        )
+        print(
+            f"{args.remeasure} as the app runs it ({figures['views']} views): PrivateTest "
+            f"{100 * figures['privatetest_accuracy']:.2f} %, macro-F1 {figures['privatetest_macro_f1']:.4f}, "
+            f"ECE {100 * figures['privatetest_ece']:.1f} %; PublicTest "
+            f"{100 * figures['publictest_accuracy']:.2f} %; {figures['ms_per_face_1thread']:.2f} ms/face"
+        )
+        print(f"wrote metrics.as_run into {args.remeasure.with_suffix('.json')}")
+        return 0
+    if args.checkpoint is None or args.out is None:
+        raise ValueError(
+            "Give the checkpoint to export and --out, e.g. 'python -m training export "
+            "RUN/best.keras --out models/NAME.tflite' (or --remeasure MODEL.tflite)."
+        )
     results = export_model(
         args.checkpoint,
         args.out,

@@ -321,7 +321,7 @@ def predict_model(
     """Probabilities of a ``.keras`` or ``.tflite`` model, optionally averaged with the mirror image.
 
     ``tta='flip'`` runs every face twice (as it is, and mirrored), so it doubles inference time;
-    the live app does not do this.
+    the app does this for a model whose sidecar sets ``flip_tta``, and ``tta`` here overrides it.
     """
     if tta not in TTA_MODES:
         raise ValueError(f"tta == {tta!r}, must be one of {', '.join(TTA_MODES)}.")

@@ -150,11 +150,14 @@ def _labels(where: str, value: Any) -> tuple[str, ...]:
     return labels
 
 
-def _metrics(where: str, value: Any) -> dict:
-    metrics = _object(where, "metrics", value)
+def _metrics(where: str, value: Any, prefix: str = "metrics") -> dict:
+    """Check the figures the app shows; ``as_run`` (the figures with the sidecar's views) nests."""
+    metrics = _object(where, prefix, value)
     for key, number in metrics.items():
-        name = f"metrics.{key}"
-        if _FRACTION_METRIC.search(key):
+        name = f"{prefix}.{key}"
+        if key == "as_run":
+            _metrics(where, number, name)
+        elif _FRACTION_METRIC.search(key):
             _number(where, name, number, 0.0, 1.0)
         elif _COUNT_METRIC.search(key):
             _integer(where, name, number, 0, 2**53)
