@@ -264,3 +264,52 @@ def test_progress_numbers_epochs_out_of_the_runs_total(
     out = capsys.readouterr().out
     assert "Epoch 1/3" in out and "Epoch 2/3" in out and "Epoch 3/3" in out
     assert "Epoch 2/2" not in out
+
+
+def test_final_refit_trains_on_training_and_publictest_and_keeps_the_last_epoch(
+    tiny_kaggle: Path, tmp_path: Path
+) -> None:
+    """The refit learns PublicTest too, so nothing is left to select on: no validation, best.keras
+    is each epoch's network in turn, the export will not fit a temperature on PublicTest and the
+    report shows no PublicTest figure for it."""
+    import keras
+
+    from training.export import ExportError, export_model
+    from training.report import collect
+
+    selection = train(tiny_config(tiny_kaggle, epochs=2), tmp_path / "select", verbose=0)
+    run_dir = tmp_path / "refit"
+    state = train(tiny_config(tiny_kaggle, epochs=2, refit_publictest=True), run_dir, verbose=0)
+    assert state["train_faces"] == selection["train_faces"] + 2 * len(EMOTIONS)
+    assert state["finished"] and state["best_epoch"] == 2 and state["best_val_accuracy"] == -1.0
+    rows = log_rows(run_dir)
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert {row.get("val_accuracy", "NA") for row in rows} == {"NA"}  # Keras's mark: not validated
+    assert np.isfinite(float(rows[1]["accuracy"]))
+    best, last = (keras.models.load_model(run_dir / name) for name in ("best.keras", "last.keras"))
+    for kept, latest in zip(best.get_weights(), last.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, latest)
+    assert (run_dir / "curves.png").is_file()
+    cached = {p.name.split("-")[1] for p in (tmp_path / "cache" / "datasets").glob("*.npz")}
+    assert "PrivateTest" not in cached
+
+    with pytest.raises(ExportError, match="final refit that trained on PublicTest"):
+        export_model(
+            run_dir / "best.keras",
+            tmp_path / "refit.tflite",
+            data_root=tiny_kaggle.parent,
+            temperature="auto",
+            variants="float32",
+            log=lambda message: None,
+        )
+    row = collect(run_dir, tiny_kaggle.parent, measure=True)
+    assert row.public == {} and row.private["count"] == len(EMOTIONS)
+    assert "final refit on Training + PublicTest" in row.notes and "best epoch" not in row.notes
+    assert not (run_dir / "eval-best-PublicTest").exists()
+
+    for wrong, message in (
+        ({"schedule": "plateau"}, "nothing is left for the plateau schedule"),
+        ({"ferplus_weight": 0.5}, "FER\\+ votes are matched to Training faces only"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            tiny_config(tiny_kaggle, refit_publictest=True, **wrong).validate()

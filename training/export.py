@@ -458,6 +458,11 @@ def export_model(
     run = find_run_dir(checkpoint, run_dir)
     config = _read_json(run / "config.json") if run else {}
     state = _read_json(run / "state.json") if run else {}
+    if auto_temperature and config.get("refit_publictest"):
+        raise ExportError(
+            f"{checkpoint} is a final refit that trained on PublicTest, so a temperature fitted there "
+            "would be too confident; pass the selection run's (--temperature T, e.g. from its sidecar)."
+        )
     base_name = name or model.name or checkpoint.stem
 
     reference: _Measured | None = None

@@ -409,6 +409,9 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
         notes.append(
             f"distilled from {Path(config['teacher']).name} (weight {config.get('teacher_weight', 0.5)})"
         )
+    refit = bool(config.get("refit_publictest"))
+    if refit:
+        notes.append("final refit on Training + PublicTest: no PublicTest figure (it trained on those faces)")
     if config.get("limit_train"):
         # A limit above the split's size trains on all of it: say what was trained, not the cap.
         trained = min(int(config["limit_train"]), int(state.get("train_faces") or config["limit_train"]))
@@ -420,8 +423,9 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
         row.parameters, row.macs = describe(model).values()
     except ValueError as error:
         row.notes = (row.notes + "; " if row.notes else "") + f"best.keras unreadable: {error}"
+    measured_splits = ("PrivateTest",) if refit else ("PublicTest", "PrivateTest")
     if measure and model is not None:
-        for split in ("PublicTest", "PrivateTest"):
+        for split in measured_splits:
             if not _metrics(run_dir, split) or _stale(run_dir, f"eval-best-{split}/metrics.json"):
                 evaluate_model(
                     run_dir / "best.keras",
@@ -430,11 +434,11 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
                     config.get("source", "fer2013"),
                     show_progress=show_progress,
                 )
-    if any(_stale(run_dir, f"eval-best-{s}/metrics.json") for s in ("PublicTest", "PrivateTest")):
+    if any(_stale(run_dir, f"eval-best-{s}/metrics.json") for s in measured_splits):
         row.notes = (row.notes + "; " if row.notes else "") + "figures from an earlier best epoch (--measure)"
-    if state.get("best_epoch"):
+    if state.get("best_epoch") and not refit:
         row.notes = (row.notes + "; " if row.notes else "") + f"best epoch {state['best_epoch']}"
-    row.public = _metrics(run_dir, "PublicTest")
+    row.public = {} if refit else _metrics(run_dir, "PublicTest")
     row.private = _metrics(run_dir, "PrivateTest")
     if measure or (run_dir / "tflite_timing.json").is_file():
         row.ms_per_face = _tflite_ms(run_dir, model if measure else None)

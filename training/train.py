@@ -8,6 +8,10 @@ The run folder holds ``config.json``, ``log.csv`` (one row per epoch), ``curves.
 command again resumes from ``last.keras`` without losing a finished epoch; ``--time-budget``
 stops cleanly before a deadline so a later session can continue the same schedule.
 PrivateTest is never read here.
+
+``refit_publictest`` is the final refit: a recipe already chosen on PublicTest is trained again
+on Training + PublicTest for the same number of epochs. Nothing is left to select on, so there is
+no validation and ``best.keras`` is the last epoch's network.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ class TrainConfig:
     #: FER+ votes (training/ferplus_votes.py): this share of each Training face's target is FER+'s
     #: vote distribution for the same image (source fer2013 only; 0 = FER2013's labels alone).
     ferplus_weight: float = 0.0
+    #: The final refit: PublicTest joins Training (both cleaned, so no PrivateTest copy is learnt);
+    #: no validation, no selection, best.keras = the last epoch. Fix the recipe and its epochs on
+    #: a selection run first: this run's PublicTest figures are on faces it trained on.
+    refit_publictest: bool = False
     seed: int = 1234
     time_budget_minutes: float = 0.0
     clean: bool = True
@@ -140,6 +148,16 @@ class TrainConfig:
                 f"ferplus_weight mixes FER+ votes into FER2013's labels; source {self.source!r} "
                 "already trains on FER+ (use source fer2013, or ferplus_weight 0).",
             ),
+            (
+                not self.refit_publictest or self.schedule != "plateau",
+                "refit_publictest trains on PublicTest, so nothing is left for the plateau schedule "
+                "to watch; use schedule cosine or constant (the selection run's, with its epochs).",
+            ),
+            (
+                not self.refit_publictest or not self.ferplus_weight,
+                "refit_publictest with ferplus_weight: FER+ votes are matched to Training faces "
+                "only; refit with ferplus_weight 0, or without refit_publictest.",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -202,10 +220,17 @@ def plot_curves(log_csv: Path, out_png: Path) -> None:
         return
     epochs = [int(r["epoch"]) + 1 for r in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+
+    def logged(key: str) -> bool:
+        # A refit on Training + PublicTest validates nothing: Keras writes "NA" in val_* columns.
+        return all(r.get(key) not in (None, "", "NA") for r in rows)
+
     for key, label in (("loss", "train"), ("val_loss", "PublicTest")):
-        ax_loss.plot(epochs, [float(r[key]) for r in rows], label=label)
+        if logged(key):
+            ax_loss.plot(epochs, [float(r[key]) for r in rows], label=label)
     for key, label in (("accuracy", "train"), ("val_accuracy", "PublicTest")):
-        ax_acc.plot(epochs, [float(r[key]) for r in rows], label=label)
+        if logged(key):
+            ax_acc.plot(epochs, [float(r[key]) for r in rows], label=label)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     for axis in (ax_loss, ax_acc):
@@ -236,6 +261,30 @@ def _limit(dataset: FaceDataset, limit: int, seed: int) -> FaceDataset:
         return dataset
     order = np.random.default_rng(seed).permutation(len(dataset))[:limit]
     return dataset.subset(np.sort(order))
+
+
+def _best_so_far(config: TrainConfig, state: dict) -> str:
+    """Where the selection stands, in words (a refit selects nothing)."""
+    if config.refit_publictest:
+        return f"final refit on Training + PublicTest, no selection: epoch {state['best_epoch']} is kept"
+    return f"best PublicTest accuracy {state['best_val_accuracy']:.4f} at epoch {state['best_epoch']}"
+
+
+def _joined(first: FaceDataset, second: FaceDataset) -> FaceDataset:
+    """Two splits as one training set (the refit's Training + PublicTest), in that order."""
+    if first.class_names != second.class_names:
+        raise ValueError(f"Cannot join splits with classes {first.class_names} and {second.class_names}.")
+    soft = None
+    if first.soft_labels is not None and second.soft_labels is not None:
+        soft = np.concatenate([first.soft_labels, second.soft_labels])
+    return FaceDataset(
+        images=np.concatenate([first.images, second.images]),
+        labels=np.concatenate([first.labels, second.labels]),
+        sources=[*first.sources, *second.sources],
+        class_names=first.class_names,
+        soft_labels=soft,
+        skipped=[*first.skipped, *second.skipped],
+    )
 
 
 def build_network(config: TrainConfig, num_classes: int):
@@ -390,10 +439,7 @@ def train(
         config = TrainConfig.from_dict(saved)
         state = json.loads(state_path.read_text())
         if state.get("finished"):
-            print(
-                f"Run {run_dir} already finished ({state['reason']}); best PublicTest "
-                f"accuracy {state['best_val_accuracy']:.4f} at epoch {state['best_epoch']}."
-            )
+            print(f"Run {run_dir} already finished ({state['reason']}); {_best_so_far(config, state)}.")
             return state
         state["reason"] = ""  # the previous session's reason (e.g. its time budget) is history
         _drop_unfinished_log_rows(log_path, state["epoch"])
@@ -421,6 +467,12 @@ def train(
         report = clean_dataset(config.data, layout_of(config.source))
         train_set = _without(train_set, report.files_to_drop("Training"), "Training")
         val_set = _without(val_set, report.files_to_drop("PublicTest"), "PublicTest")
+    if config.refit_publictest:
+        train_set = _joined(train_set, val_set)
+        print(
+            f"Final refit: {len(val_set)} PublicTest faces join Training; no validation, and "
+            "best.keras is the last epoch's network."
+        )
     train_set = _limit(train_set, config.limit_train, config.seed)
     val_set = _limit(val_set, config.limit_val, config.seed)
     num_classes = len(train_set.class_names)
@@ -457,7 +509,7 @@ def train(
         _keep_raw_weights_between_fits(model)
         print(
             f"Resuming {run_dir} after epoch {state['epoch']} of {config.epochs} "
-            f"(best PublicTest accuracy so far {state['best_val_accuracy']:.4f})."
+            f"({_best_so_far(config, state)})."
         )
     else:
         model = build_network(config, num_classes)
@@ -489,7 +541,10 @@ def train(
             val_accuracy = float(logs.get("val_accuracy", 0.0))
             state["epoch"] = epoch + 1
             state["elapsed_seconds"] = elapsed_before + time.monotonic() - started
-            if val_accuracy > state["best_val_accuracy"]:
+            if config.refit_publictest:  # nothing to select on: every epoch is the latest
+                state.update(best_epoch=epoch + 1, epochs_since_best=0)
+                _atomic_save(self.model, run_dir / "best.keras")
+            elif val_accuracy > state["best_val_accuracy"]:
                 state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1, epochs_since_best=0)
                 _atomic_save(self.model, run_dir / "best.keras")
             else:
@@ -540,17 +595,19 @@ def train(
         )
     if verbose is None:
         verbose = 1 if os.isatty(2) else 2
-    print(
-        f"Training {config.model} on {len(train_set)} faces, selecting on {len(val_set)} "
-        f"PublicTest faces; run folder {run_dir}"
+    selecting = (
+        "no selection (final refit)"
+        if config.refit_publictest
+        else f"selecting on {len(val_set)} PublicTest faces"
     )
+    print(f"Training {config.model} on {len(train_set)} faces, {selecting}; run folder {run_dir}")
     # Phases: the body frozen for the first freeze_epochs (head only), then everything trains.
     phases = (
         [(config.freeze_epochs, True), (config.epochs, False)]
         if config.freeze_epochs
         else [(config.epochs, False)]
     )
-    validation = (val_set.images, _one_hot(val_set))
+    validation = None if config.refit_publictest else (val_set.images, _one_hot(val_set))
     if verbose:
         callbacks.append(RunProgbar(config.epochs))
     for phase_end, frozen in phases:
@@ -594,8 +651,5 @@ def train(
         state["finished"] = True
         state["reason"] = state["reason"] or f"completed {config.epochs} epochs"
     _write_json(state_path, state)
-    print(
-        f"{state['reason']}. Best PublicTest accuracy {state['best_val_accuracy']:.4f} "
-        f"at epoch {state['best_epoch']}; best network: {run_dir / 'best.keras'}"
-    )
+    print(f"{state['reason']}; {_best_so_far(config, state)}; best network: {run_dir / 'best.keras'}")
     return state
