@@ -66,13 +66,18 @@ from training.evaluate import evaluate_probabilities  # noqa: E402
 
 FER_LIBRARY = {"accuracy": 0.6587, "macro_f1": 0.6415}
 
-#: `--split` values for FER+, mapped to the FER2013 split names training.data uses.
-FERPLUS_SPLITS: dict[str, str] = {"test": "PrivateTest", "valid": "PublicTest"}
-#: What each FER+ split is for, printed with its figures so a number is never quoted for the wrong use.
-FERPLUS_SPLIT_USE: dict[str, str] = {
-    "test": "the test split: report it as the final figure, never tune or choose models on it",
-    "valid": "the selection split: choose models and tune on it; quote FER2013Test as the final figure",
-}
+#: `--split` values (FER2013 and FER+ alike), mapped to the FER2013 split names training.data uses.
+SPLITS: dict[str, str] = {"test": "PrivateTest", "valid": "PublicTest"}
+#: FER+'s own name for its test split (FER2013's PrivateTest images).
+FERPLUS_TEST = FERPLUS_FOLDERS["PrivateTest"]
+
+
+def split_use(split: str, test_name: str) -> str:
+    """What a split is for, printed with its figures so a number is never quoted for the wrong use;
+    ``test_name`` is the data set's own name for its test split (PrivateTest, FER2013Test)."""
+    if split == "test":
+        return "the test split: report it as the final figure, never tune or choose models on it"
+    return f"the selection split: choose models and tune on it; quote {test_name} as the final figure"
 
 
 def copied_in_training(data_root: Path, split: str = "PrivateTest") -> set[Path]:
@@ -98,7 +103,7 @@ def run_fer2013(args: argparse.Namespace) -> None:
     test = args.data / "fer2013" / "test"
     if not test.is_dir():
         sys.exit(f"FER2013 not found under {args.data} (see ../shared/data/README.md).")
-    split = FERPLUS_SPLITS[args.split or "test"]
+    split = SPLITS[args.split or "test"]
     files = sorted(test.glob(f"*/{split}_*"))
     command = predict_command(args.model, args.flip_tta, args.accurate)
     started = time.perf_counter()
@@ -116,7 +121,7 @@ def run_fer2013(args: argparse.Namespace) -> None:
     unseen_metrics = evaluate_probabilities(labels[unseen], probabilities[unseen], EMOTIONS)
 
     recall = {name: round(values["recall"], 4) for name, values in metrics["per_class"].items()}
-    use = FERPLUS_SPLIT_USE[args.split or "test"].replace("FER2013Test", "PrivateTest")
+    use = split_use(args.split or "test", "PrivateTest")
     model_name = "accurate mode" if args.accurate else str(args.model or "shipped default")
     print(f"scored split: FER2013 {split}, {use}; model: {model_name}")
     print(
@@ -199,7 +204,7 @@ def read_ferplus_votes(data_root: Path, split: str) -> FerplusVotes:
     ``read_ferplus`` also decodes the images (a few seconds for a split); that is the price of having
     one majority rule for training and benchmark. Raises DatasetError with what is missing where.
     """
-    dataset = read_ferplus(data_root, FERPLUS_SPLITS[split], classes=FERPLUS_EMOTIONS)
+    dataset = read_ferplus(data_root, SPLITS[split], classes=FERPLUS_EMOTIONS)
     reasons: Counter[str] = Counter()
     for skipped in dataset.skipped:
         column = skipped.reason.removeprefix("majority vote is ")
@@ -265,7 +270,7 @@ def score_ferplus(predictions: Mapping[Path, str], votes: FerplusVotes) -> dict:
 
 def run_ferplus(args: argparse.Namespace) -> None:
     split = args.split or "test"
-    folder_name = FERPLUS_FOLDERS[FERPLUS_SPLITS[split]]
+    folder_name = FERPLUS_FOLDERS[SPLITS[split]]
     try:
         votes = read_ferplus_votes(args.data, split)
     except DatasetError as error:
@@ -298,7 +303,7 @@ def run_ferplus(args: argparse.Namespace) -> None:
 
     strict_accuracy = scores["strict_majority_accuracy"]
     recall = {name: round(value, 4) for name, value in scores["per_class_recall"].items()}
-    print(f"scored split: FER+ {folder_name} (FER2013 {FERPLUS_SPLITS[split]}), {FERPLUS_SPLIT_USE[split]}")
+    print(f"scored split: FER+ {folder_name} (FER2013 {SPLITS[split]}), {split_use(split, FERPLUS_TEST)}")
     print(
         f"ferdesk predict on {scores['count']} faces: {seconds:.1f} s ({scores['count'] / seconds:.0f} img/s); "
         f"dropped rows: {votes.dropped['unknown']} majority unknown, {votes.dropped['NF']} majority not-a-face, "
@@ -326,7 +331,7 @@ def run_ferplus(args: argparse.Namespace) -> None:
             "source": "ferplus",
             "split": split,
             "split_folder": folder_name,
-            "split_use": FERPLUS_SPLIT_USE[split],
+            "split_use": split_use(split, FERPLUS_TEST),
             "majority_vote_accuracy": round(scores["majority_vote_accuracy"], 4),
             "macro_f1": round(scores["macro_f1"], 4),
             "per_class_recall": recall,
@@ -360,7 +365,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--split",
-        choices=tuple(FERPLUS_SPLITS),
+        choices=tuple(SPLITS),
         default=None,
         help="test: PrivateTest / FER2013Test, the final figure (default); valid: PublicTest / "
         "FER2013Valid, the split to choose models on",

@@ -50,7 +50,8 @@ def test_public_test_is_scored_for_choosing_with_its_training_copies_apart(tiny_
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(done.stdout.splitlines()[-1])
     public = sorted((tiny_data / "fer2013" / "test").glob("*/PublicTest_*"))
-    assert "scored split: FER2013 PublicTest" in done.stdout and "choose models" in done.stdout
+    assert "scored split: FER2013 PublicTest" in done.stdout
+    assert "choose models and tune on it; quote PrivateTest as the final figure" in done.stdout
     assert figures["split"] == "PublicTest" and figures["crops"] == len(public) == 7 * PUBLIC_PER_CLASS + 1
     assert figures["publictest_unseen_count"] == len(public) - 1  # the copy of a Training face is apart
     assert "privatetest_accuracy" not in figures
