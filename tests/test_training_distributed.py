@@ -39,7 +39,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (pip install jax)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="JAX is not installed (a test dependency: pip install -e '.[test]')",
+)
 def test_two_virtual_devices_match_one_device(tmp_path: Path) -> None:
     data = write_tiny_fer2013(tmp_path / "fer2013", train_per_class=4)
     env = {
