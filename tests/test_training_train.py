@@ -310,6 +310,7 @@ def test_final_refit_trains_on_training_and_publictest_and_keeps_the_last_epoch(
     for wrong, message in (
         ({"schedule": "plateau"}, "nothing is left for the plateau schedule"),
         ({"ferplus_weight": 0.5}, "FER\\+ votes are matched to Training faces only"),
+        ({"clean": False}, "exact copies of PrivateTest faces"),
     ):
         with pytest.raises(ValueError, match=message):
             tiny_config(tiny_kaggle, refit_publictest=True, **wrong).validate()

@@ -154,6 +154,11 @@ class TrainConfig:
                 "to watch; use schedule cosine or constant (the selection run's, with its epochs).",
             ),
             (
+                not self.refit_publictest or self.clean,
+                "refit_publictest needs clean: uncleaned PublicTest holds exact copies of PrivateTest "
+                "faces, which the refit would learn; leave clean true (no --no-clean).",
+            ),
+            (
                 not self.refit_publictest or not self.ferplus_weight,
                 "refit_publictest with ferplus_weight: FER+ votes are matched to Training faces "
                 "only; refit with ferplus_weight 0, or without refit_publictest.",
