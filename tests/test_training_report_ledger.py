@@ -257,6 +257,20 @@ def test_a_training_limit_above_the_splits_size_reports_the_faces_trained(checkp
     assert "47443" not in out.read_text()
 
 
+def test_a_paused_epoch_does_not_make_a_run_look_slower_than_its_network(checkpoint, tmp_path) -> None:
+    """kill -STOP to free the CPU for an hour counts on the wall clock; the median epoch ignores it."""
+    runs = tmp_path / "runs"
+    make_run(runs, "paused", checkpoint, seed=13)
+    make_run(runs, "older", checkpoint, seed=14)
+    state = json.loads((runs / "paused" / "state.json").read_text())
+    state.update(epoch=3, elapsed_seconds=3620.0, epoch_seconds=[10.0, 3600.0, 10.0])
+    (runs / "paused" / "state.json").write_text(json.dumps(state))
+    out = tmp_path / "zoo.md"
+    build_report([runs], out, tmp_path / "no-data", ledger=tmp_path / "ledger.json")
+    assert "| 3 |" in table_line(out, "paused"), "28 faces an epoch over a 10 s median epoch: 3 a second"
+    assert "| 1 |" in table_line(out, "older"), "no epoch times logged: the total's 28 x 2 / 40 s"
+
+
 def test_the_architecture_study_ranks_networks_by_public_test_with_the_faces_each_budget_bought(
     tmp_path,
 ) -> None:

@@ -118,6 +118,8 @@ def test_interrupted_run_resumes_without_losing_a_finished_epoch(
     assert set(rows[0]) == set(rows[1])  # one header, the same columns after resuming
     assert (run_dir / "last.keras").read_bytes() != epoch_one_weights
     assert second["best_epoch"] in (1, 2)
+    assert len(second["epoch_seconds"]) == 2, "each epoch's own time, across the resume"
+    assert sum(second["epoch_seconds"]) <= second["elapsed_seconds"] + 0.2
 
 
 def test_run_that_completes_its_epochs_after_resuming_is_marked_finished(
@@ -274,7 +276,8 @@ def test_final_refit_trains_on_training_and_publictest_and_keeps_the_last_epoch(
     report shows no PublicTest figure for it."""
     import keras
 
-    from training.export import ExportError, export_model
+    from ferdesk.vision.classifier import EmotionClassifier
+    from training.export import ExportError, export_model, format_table, remeasure_as_run
     from training.report import collect
 
     selection = train(tiny_config(tiny_kaggle, epochs=2), tmp_path / "select", verbose=0)
@@ -302,6 +305,29 @@ def test_final_refit_trains_on_training_and_publictest_and_keeps_the_last_epoch(
             variants="float32",
             log=lambda message: None,
         )
+    (exported,) = export_model(
+        run_dir / "best.keras",
+        tmp_path / "refit.tflite",
+        data_root=tiny_kaggle.parent,
+        temperature=0.9,
+        variants="float32",
+        flip_tta=True,
+        timing_runs=2,
+        log=lambda message: None,
+    )
+    assert "as_run" in exported.metrics and "keras_reference" in exported.metrics
+    sidecar = json.loads((tmp_path / "refit.json").read_text())
+    assert "publictest" not in json.dumps(sidecar["metrics"]).replace('"publictest":', ""), (
+        "a network trained on PublicTest must not carry a PublicTest figure"
+    )
+    assert sidecar["metrics"]["publictest"].startswith("none: a final refit")
+    assert sidecar["metrics"]["as_run"]["privatetest_count"] == len(EMOTIONS)
+    assert "final refit" in format_table([exported])
+    assert EmotionClassifier(tmp_path / "refit.tflite").flip_tta  # the app still reads the sidecar
+    remeasure_as_run(tmp_path / "refit.tflite", tiny_kaggle.parent, timing_runs=2)
+    again = json.loads((tmp_path / "refit.json").read_text())["metrics"]
+    assert "publictest_accuracy" not in again["as_run"] and again["as_run"]["publictest"]
+
     row = collect(run_dir, tiny_kaggle.parent, measure=True)
     assert row.public == {} and row.private["count"] == len(EMOTIONS)
     assert "final refit on Training + PublicTest" in row.notes and "best epoch" not in row.notes

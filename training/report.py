@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 import types
 import typing
@@ -442,11 +443,25 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
     row.private = _metrics(run_dir, "PrivateTest")
     if measure or (run_dir / "tflite_timing.json").is_file():
         row.ms_per_face = _tflite_ms(run_dir, model if measure else None)
-    seconds = float(state.get("elapsed_seconds", 0.0))
-    faces = int(state.get("train_faces") or config.get("limit_train") or 0) or None
-    if row.epochs_done and seconds and faces:
-        row.train_faces_per_s = faces * row.epochs_done / seconds
+    row.train_faces_per_s = _train_faces_per_s(state, config, row.epochs_done)
     return row
+
+
+def _train_faces_per_s(state: dict, config: dict, epochs_done: int) -> float | None:
+    """Training faces a second over whole epochs (validation included, as an epoch costs).
+
+    The median epoch where the run logged each epoch's time: a run paused to free the CPU (or
+    sharing it for an hour) would otherwise look slower than its network is. Older runs logged only
+    the total, which counts the pauses.
+    """
+    faces = int(state.get("train_faces") or config.get("limit_train") or 0)
+    epoch_seconds = [float(s) for s in state.get("epoch_seconds") or [] if float(s) > 0]
+    if faces and epoch_seconds:
+        return faces / statistics.median(epoch_seconds)
+    seconds = float(state.get("elapsed_seconds", 0.0))
+    if faces and epochs_done and seconds:
+        return faces * epochs_done / seconds
+    return None
 
 
 def _points_over(metrics: dict, baseline: dict | None) -> str:

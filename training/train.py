@@ -544,8 +544,12 @@ def train(
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             val_accuracy = float(logs.get("val_accuracy", 0.0))
+            epoch_seconds = time.monotonic() - self.epoch_started
             state["epoch"] = epoch + 1
             state["elapsed_seconds"] = elapsed_before + time.monotonic() - started
+            # Each epoch's own wall time: a run paused (kill -STOP) or sharing the CPU for a while
+            # inflates a few epochs, and the report's median of these ignores them.
+            state.setdefault("epoch_seconds", []).append(round(epoch_seconds, 1))
             if config.refit_publictest:  # nothing to select on: every epoch is the latest
                 state.update(best_epoch=epoch + 1, epochs_since_best=0)
                 _atomic_save(self.model, run_dir / "best.keras")
@@ -563,7 +567,6 @@ def train(
                     f"early stopping: no PublicTest gain in {config.early_stopping_patience} epochs"
                 )
                 self.model.stop_training = True
-            epoch_seconds = time.monotonic() - self.epoch_started
             out_of_time = time.monotonic() - started + epoch_seconds > budget_seconds
             if budget_seconds and epoch + 1 < config.epochs and out_of_time:
                 state["reason"] = "time budget reached; run the same command again to resume"
