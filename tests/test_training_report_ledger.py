@@ -352,3 +352,18 @@ def test_the_ferplus_votes_study_shows_each_share_against_the_run_without_votes(
     line = table_line(out, "ferplusmix-w0.5", 1)
     assert "| 0.5 |" in line and "| 62.00 % | +2.00 | 60.00 % | +1.00 |" in line
     assert "| 60.00 % | +0.00 |" in table_line(out, "ferplusmix-w0", 1)
+
+
+def test_the_timing_baseline_quotes_the_shipped_models_own_export_figure(tmp_path) -> None:
+    """The header's quiet-machine figure comes from the shipped sidecar, not from a number in the code."""
+    from ferdesk.vision.paths import default_emotion_model
+    from training.report import write_report
+
+    exported_ms = json.loads(Path(default_emotion_model()).with_suffix(".json").read_text())["metrics"][
+        "ms_per_face_1thread"
+    ]
+    rows = [Row("other-s1", "fcnn", tmp_path / "o")]
+    text = write_report(rows, tmp_path / "zoo.md", "2026-12-04", 9.5).read_text()
+    assert f"took 9.5 ms/face ({exported_ms} ms when it was exported, its sidecar)" in text
+    quiet = write_report(rows, tmp_path / "quiet.md", "2026-12-04").read_text()
+    assert "compare ratios" not in quiet
