@@ -3,12 +3,15 @@ backend, and the real ``python -m training train`` loop's (augmentation on) unde
 default recipe uses — the figures that decide how much a CPU-hour trains.
 
     python benchmarks/bench_training.py [--network vgg_compact] [--faces 384] [--batch-size 64]
+                                        [--precision float32|mixed_bfloat16]
 
 Each backend runs in its own subprocess (Keras picks its backend once, at import). The loop runs
 ``training.train.train`` for one epoch on ``--faces`` real FER2013 Training faces when
 ``../shared/data`` is there (else on a synthetic set in the Kaggle layout, said so in the output).
 Prints a table and ends with one JSON line:
 ``{"train_faces_per_s", "bare_faces_per_s", "backend", "backends": {name: faces/s}, "network", ...}``.
+``--precision mixed_bfloat16`` measures both under Keras's bfloat16 policy (training/precision.py);
+run it beside a float32 run of the same settings to see what it buys on this CPU.
 """
 
 from __future__ import annotations
@@ -42,7 +45,10 @@ def worker(args: argparse.Namespace) -> None:
     from training.throughput import FacesPerSecond, bare_faces_per_second
 
     if args.worker == "bare":
-        rate = bare_faces_per_second(args.network, args.faces, args.batch_size)
+        from training.precision import dtype_policy
+
+        with dtype_policy(args.precision):
+            rate = bare_faces_per_second(args.network, args.faces, args.batch_size)
         print(MARKER + json.dumps({"backend": keras.backend.backend(), "faces_per_s": rate}))
         return
     from training.train import TrainConfig, train
@@ -65,6 +71,7 @@ def worker(args: argparse.Namespace) -> None:
             limit_train=args.faces + args.batch_size,
             limit_val=args.batch_size,
             clean=not synthetic,
+            precision=args.precision,
         )
         timer = FacesPerSecond(args.batch_size)
         train(config, Path(scratch) / "run", verbose=0, extra_callbacks=[timer])
@@ -80,6 +87,7 @@ def run_worker(kind: str, backend: str, args: argparse.Namespace) -> dict | None
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, __file__, "--worker", kind, "--network", args.network]
     command += ["--faces", str(args.faces), "--batch-size", str(args.batch_size), "--data", str(args.data)]
+    command += ["--precision", args.precision]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     for line in done.stdout.splitlines():
         if line.startswith(MARKER):
@@ -105,6 +113,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--backends", default=",".join(installed_backends()), help="comma-separated")
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_bfloat16"),
+        help="Keras dtype policy for every measurement (default: %(default)s)",
+    )
     parser.add_argument("--worker", choices=("bare", "loop"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -134,7 +148,10 @@ def main() -> None:
             rates[backend] = round(result["faces_per_s"], 1)
         else:
             loop = result
-    print(f"network {args.network}, batch {args.batch_size}, {args.faces} timed faces per run")
+    print(
+        f"network {args.network}, batch {args.batch_size}, {args.faces} timed faces per run, "
+        f"precision {args.precision}"
+    )
     for backend, rate in sorted(rates.items(), key=lambda kv: -kv[1]):
         print(f"  bare fit, {backend:<10} {rate:8.1f} faces/s")
     train_rate = round(loop["faces_per_s"], 1) if loop else None
@@ -156,6 +173,7 @@ def main() -> None:
         backend=DEFAULT_BACKEND,
         backends=rates,
         network=args.network,
+        precision=args.precision,
         batch_size=args.batch_size,
         faces=args.faces,
     )

@@ -340,3 +340,68 @@ def test_final_refit_trains_on_training_and_publictest_and_keeps_the_last_epoch(
     ):
         with pytest.raises(ValueError, match=message):
             tiny_config(tiny_kaggle, refit_publictest=True, **wrong).validate()
+
+
+def test_a_mixed_bfloat16_run_trains_resumes_and_exports_a_float32_model_the_app_agrees_with(
+    tiny_kaggle: Path, tmp_path: Path
+) -> None:
+    """bfloat16 compute is a training-speed choice only: the run keeps float32 weights and a
+    float32 output layer, resumes, and what evaluation, export and the app see is float32."""
+    import keras
+
+    from ferdesk.vision.classifier import EmotionClassifier
+    from training.evaluate import load_keras_model, predict_keras
+    from training.export import export_model
+    from training.precision import is_mixed
+    from training.report import collect
+
+    run_dir = tmp_path / "bf16"
+    config = tiny_config(
+        tiny_kaggle, epochs=2, precision="mixed_bfloat16", ema_momentum=0.9, time_budget_minutes=1e-6
+    )
+    first = train(config, run_dir, verbose=0)
+    assert first["epoch"] == 1 and first["reason"].startswith("time budget")
+    assert keras.config.dtype_policy().name == "float32", "the run must not leave its policy behind"
+    state = train(tiny_config(tiny_kaggle, time_budget_minutes=0), run_dir, verbose=0)  # resumes
+    assert state["finished"] and state["epoch"] == 2
+    assert json.loads((run_dir / "config.json").read_text())["precision"] == "mixed_bfloat16"
+
+    trained = keras.models.load_model(run_dir / "best.keras", compile=False)
+    computes = {layer.name: layer.compute_dtype for layer in trained.layers if layer.weights}
+    assert computes.pop(trained.layers[-1].name) == "float32", "the probabilities are float32"
+    assert set(computes.values()) == {"bfloat16"}
+    assert all(w.dtype == "float32" for w in trained.weights), "weights stay float32"
+
+    evaluated = load_keras_model(run_dir / "best.keras")
+    assert not is_mixed(evaluated)
+    for kept, mixed in zip(evaluated.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, mixed)
+    (exported,) = export_model(
+        run_dir / "best.keras",
+        tmp_path / "bf16.tflite",
+        data_root=tiny_kaggle.parent,
+        temperature=1.0,
+        variants="float32",
+        timing_runs=2,
+        log=lambda message: None,
+    )
+    faces = np.random.default_rng(3).random((6, 48, 48, 1), dtype=np.float32)
+    app = EmotionClassifier(exported.path, flip_tta=False).predict(faces)
+    np.testing.assert_allclose(app, predict_keras(evaluated, faces), atol=1e-4)
+    row = collect(run_dir, tiny_kaggle.parent, measure=False)
+    assert "trained in mixed_bfloat16 (exported float32)" in row.notes
+
+
+def test_precision_is_checked_and_bfloat16_without_cpu_support_is_flagged(tmp_path: Path) -> None:
+    from training.precision import cpu_has_bfloat16, precision_warning
+
+    with pytest.raises(ValueError, match="precision 'float16': use one of float32, mixed_bfloat16"):
+        TrainConfig(precision="float16").validate()
+    plain, amx = tmp_path / "plain", tmp_path / "amx"
+    plain.write_text("flags\t\t: fpu sse2 avx2 avx512f\n")
+    amx.write_text("flags\t\t: fpu sse2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert cpu_has_bfloat16(plain) is False and cpu_has_bfloat16(amx) is True
+    assert cpu_has_bfloat16(tmp_path / "missing") is None
+    assert precision_warning("float32") is None
+    expected = cpu_has_bfloat16() is False
+    assert (precision_warning("mixed_bfloat16") is not None) == expected

@@ -227,8 +227,12 @@ def load_keras_model(path: str | os.PathLike):
         raise FileNotFoundError(f"Keras checkpoint not found: {path}.")
     import keras
 
+    from training.precision import float32_copy
+
     try:
-        return keras.models.load_model(path, compile=False)
+        # A run trained in mixed precision is evaluated, explained and exported in float32: the
+        # .tflite the app runs, and the Keras reference it is checked against, compute alike.
+        return float32_copy(keras.models.load_model(path, compile=False))
     except (ValueError, OSError, TypeError) as error:
         raise ValueError(
             f"{path}: could not load it as a Keras model ({error}). Expected a .keras file written by "

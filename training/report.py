@@ -410,6 +410,8 @@ def collect(run_dir: Path, data_root: Path, measure: bool, show_progress: bool =
         notes.append(
             f"distilled from {Path(config['teacher']).name} (weight {config.get('teacher_weight', 0.5)})"
         )
+    if config.get("precision", "float32") != "float32":
+        notes.append(f"trained in {config['precision']} (exported float32)")
     refit = bool(config.get("refit_publictest"))
     if refit:
         notes.append("final refit on Training + PublicTest: no PublicTest figure (it trained on those faces)")

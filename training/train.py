@@ -33,6 +33,7 @@ from training.balance import BALANCE_METHODS, balance
 from training.data import DEFAULT_DATA_ROOT, SOURCES, FaceDataset, cache_dir, layout_of, load_split
 from training.figures import save_figure
 from training.optimizers import OPTIMIZERS, is_head, make_optimizer
+from training.precision import PRECISIONS, build_in_precision, precision_warning
 
 #: The Keras backend the recipes are trained under: the fastest measured on the 2-core CPU
 #: (benchmarks/bench_training.py, 2026-12-01: vgg_compact bare fit 228-281 faces/s under
@@ -81,6 +82,9 @@ class TrainConfig:
     #: no validation, no selection, best.keras = the last epoch. Fix the recipe and its epochs on
     #: a selection run first: this run's PublicTest figures are on faces it trained on.
     refit_publictest: bool = False
+    #: float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: faster on CPUs with AVX-512
+    #: BF16 / AMX, training/precision.py). The exported model is float32 either way.
+    precision: str = "float32"
     seed: int = 1234
     time_budget_minutes: float = 0.0
     clean: bool = True
@@ -133,6 +137,10 @@ class TrainConfig:
                 "0.998 averages over about 500 steps).",
             ),
             (self.source in SOURCES, f"source {self.source!r}: use one of {', '.join(SOURCES)}."),
+            (
+                self.precision in PRECISIONS,
+                f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}.",
+            ),
             (
                 0 < self.teacher_weight <= 1,
                 f"teacher_weight == {self.teacher_weight}, must be in (0, 1] (the teacher's share of "
@@ -298,7 +306,9 @@ def build_network(config: TrainConfig, num_classes: int):
     kwargs: dict = {"dropout": config.dropout}
     if config.l2:
         kwargs["l2"] = config.l2
-    return create_model(config.model, num_classes=num_classes, **kwargs)
+    return build_in_precision(
+        lambda: create_model(config.model, num_classes=num_classes, **kwargs), config.precision
+    )
 
 
 def _hardware() -> str:
@@ -463,6 +473,9 @@ def train(
         _write_json(run_dir / "config.json", asdict(config))
 
     state["hardware"] = _hardware()
+    warning = precision_warning(config.precision)
+    if warning:
+        print(f"Warning: {warning}")
     keras.utils.set_random_seed(config.seed + state["epoch"])
     train_set = load_split(config.data, "Training", config.source)
     val_set = load_split(config.data, "PublicTest", config.source)
