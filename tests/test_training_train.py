@@ -45,6 +45,22 @@ def tiny_kaggle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def export_float32(run_dir: Path, out: Path, data: Path, **options):
+    """The run's best.keras as one float32 .tflite, measured on the tiny data (2 timing runs)."""
+    from training.export import export_model
+
+    (exported,) = export_model(
+        run_dir / "best.keras",
+        out,
+        data_root=data.parent,
+        variants="float32",
+        timing_runs=2,
+        log=lambda message: None,
+        **options,
+    )
+    return exported
+
+
 def tiny_config(data: Path, **overrides) -> TrainConfig:
     values = {"data": str(data), "model": "tiny_cnn", "epochs": 1, "batch_size": 8, "warmup_epochs": 0}
     values.update(overrides)
@@ -305,16 +321,7 @@ def test_final_refit_trains_on_training_and_publictest_and_keeps_the_last_epoch(
             variants="float32",
             log=lambda message: None,
         )
-    (exported,) = export_model(
-        run_dir / "best.keras",
-        tmp_path / "refit.tflite",
-        data_root=tiny_kaggle.parent,
-        temperature=0.9,
-        variants="float32",
-        flip_tta=True,
-        timing_runs=2,
-        log=lambda message: None,
-    )
+    exported = export_float32(run_dir, tmp_path / "refit.tflite", tiny_kaggle, temperature=0.9, flip_tta=True)
     assert "as_run" in exported.metrics and "keras_reference" in exported.metrics
     sidecar = json.loads((tmp_path / "refit.json").read_text())
     assert "publictest" not in json.dumps(sidecar["metrics"]).replace('"publictest":', ""), (
@@ -351,7 +358,6 @@ def test_a_mixed_bfloat16_run_trains_resumes_and_exports_a_float32_model_the_app
 
     from ferdesk.vision.classifier import EmotionClassifier
     from training.evaluate import load_keras_model, predict_keras
-    from training.export import export_model
     from training.precision import is_mixed
     from training.report import collect
 
@@ -376,15 +382,7 @@ def test_a_mixed_bfloat16_run_trains_resumes_and_exports_a_float32_model_the_app
     assert not is_mixed(evaluated)
     for kept, mixed in zip(evaluated.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(kept, mixed)
-    (exported,) = export_model(
-        run_dir / "best.keras",
-        tmp_path / "bf16.tflite",
-        data_root=tiny_kaggle.parent,
-        temperature=1.0,
-        variants="float32",
-        timing_runs=2,
-        log=lambda message: None,
-    )
+    exported = export_float32(run_dir, tmp_path / "bf16.tflite", tiny_kaggle, temperature=1.0)
     faces = np.random.default_rng(3).random((6, 48, 48, 1), dtype=np.float32)
     app = EmotionClassifier(exported.path, flip_tta=False).predict(faces)
     np.testing.assert_allclose(app, predict_keras(evaluated, faces), atol=1e-4)
