@@ -99,6 +99,7 @@ def run_worker(kind: str, backend: str, args: argparse.Namespace) -> dict | None
 
 def main() -> None:
     from training.data import DEFAULT_DATA_ROOT
+    from training.precision import PRECISIONS
     from training.train import DEFAULT_BACKEND
 
     parser = argparse.ArgumentParser(
@@ -116,7 +117,7 @@ def main() -> None:
     parser.add_argument(
         "--precision",
         default="float32",
-        choices=("float32", "mixed_bfloat16"),
+        choices=PRECISIONS,
         help="Keras dtype policy for every measurement (default: %(default)s)",
     )
     parser.add_argument("--worker", choices=("bare", "loop"), help=argparse.SUPPRESS)

@@ -1,7 +1,7 @@
 """Training precision: float32, or bfloat16 compute with float32 weights where the CPU has it.
 
 On a CPU with AVX-512 BF16 / AMX (the Intel Xeon this project trains on), ``mixed_bfloat16``
-trains ``vgg_compact_s2`` 1.36-1.39x faster than float32 (``benchmarks/bench_training.py
+trains ``vgg_compact_s2`` 1.43-1.48x faster than float32 (``benchmarks/bench_training.py
 --precision``, docs/benchmarks.md): an epoch bought for less. The weights and the optimizer's
 state stay float32 (Keras's mixed policy), so a run resumes under either precision, and the
 network's output layer computes in float32 so the loss sees full-precision probabilities.

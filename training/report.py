@@ -503,13 +503,18 @@ def _registered_mmac(name: str) -> str:
     return f"{macs_per_face(create_model(name)) / 1e6:.1f}" if name in list_models() else "–"
 
 
-def shipped_row() -> str | None:
+def _shipped_sidecar() -> dict | None:
+    """The shipped default model's sidecar, or None where there is none."""
     from ferdesk.vision.paths import default_emotion_model
 
     sidecar = Path(default_emotion_model()).with_suffix(".json")
-    if not sidecar.is_file():
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else None
+
+
+def shipped_row() -> str | None:
+    data = _shipped_sidecar()
+    if data is None:
         return None
-    data = json.loads(sidecar.read_text())
     m = data.get("metrics", {})
     recall = m.get("privatetest_per_class_recall", {})
     training = data.get("training", {})
@@ -562,11 +567,8 @@ def plot(rows: list[Row], out_dir: Path) -> list[Path]:
 
 def _shipped_export_timing() -> str:
     """The shipped model's own ms/face from its sidecar (timed at export), quoted beside this run's."""
-    from ferdesk.vision.paths import default_emotion_model
-
-    sidecar = Path(default_emotion_model()).with_suffix(".json")
     try:
-        ms = json.loads(sidecar.read_text())["metrics"]["ms_per_face_1thread"]
+        ms = (_shipped_sidecar() or {})["metrics"]["ms_per_face_1thread"]
     except (OSError, ValueError, KeyError, TypeError):
         return ""
     return f" ({ms} ms when it was exported, its sidecar)"
